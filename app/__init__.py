@@ -1,0 +1,1 @@
+"""ValueRank-compatible GraphQL server for LLM evaluation runs."""

@@ -1,0 +1,89 @@
+"""API keys and roles. Keys are stored as SHA-256 hashes and shown once, at creation."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db import check_in, created_at_field, id_field, timestamp_field
+from app.errors import ValidationFailed
+
+ROLES = ("ADMIN", "VIEWER")
+KEY_PREFIX = "vrk_"
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = id_field()
+    name: str
+    role: str
+    # sha256 of the whole key; keys carry 256 bits of randomness, so no salt or slow hash is needed.
+    key_hash: str = Field(unique=True)
+    # The first characters, so a person can tell keys apart in a listing.
+    key_hint: str
+    created_at: datetime | None = created_at_field()
+    revoked_at: datetime | None = timestamp_field()
+
+    __table_args__ = (check_in("role", ROLES, "ck_api_keys_role"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is calling: the key's id, name and role."""
+
+    key_id: str
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def create_api_key(session: AsyncSession, *, role: str, name: str) -> tuple[ApiKey, str]:
+    """Create a key; the raw key is returned here and never again."""
+    role = role.upper()
+    if role not in ROLES:
+        raise ValidationFailed(f"Invalid role: {role}. Must be one of: {', '.join(ROLES)}")
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, role=role, key_hash=hash_key(raw), key_hint=raw[:10])
+    session.add(row)
+    await session.flush()
+    return row, raw
+
+
+async def authenticate(session: AsyncSession, raw: str) -> Viewer | None:
+    """The viewer behind a raw key, or None when the key is unknown or revoked."""
+    row = (
+        await session.exec(
+            select(ApiKey).where(ApiKey.key_hash == hash_key(raw), col(ApiKey.revoked_at).is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    return Viewer(key_id=row.id, name=row.name, role=row.role)
+
+
+async def key_is_live(session: AsyncSession, raw: str) -> bool:
+    return await authenticate(session, raw) is not None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """`Bearer <key>` → `<key>`; anything else → None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+

@@ -1,0 +1,140 @@
+"""`valuerank`: serve, migrate, seed, api-key create, export-schema, worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from app.config import Settings, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="valuerank", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)")
+    migrate = commands.add_parser("migrate", help="apply the database migrations")
+    migrate.add_argument("--check", action="store_true", help="fail if models and migrations differ")
+    commands.add_parser("seed", help="load the demo catalog (idempotent)")
+    api_key = commands.add_parser("api-key", help="manage API keys")
+    api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
+    create = api_key_commands.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", choices=["admin", "viewer"], default="viewer")
+    create.add_argument("--name", default="cli")
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("--check", metavar="FILE", help="fail if FILE differs from the code's SDL")
+    commands.add_parser("worker", help="run job workers")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return asyncio.run(_serve(settings))
+    if args.command == "migrate":
+        return _with_database(settings, lambda url: _migrate(url, check=args.check))
+    if args.command == "seed":
+        return _with_database(settings, lambda url: asyncio.run(_seed(url)))
+    if args.command == "api-key":
+        return _with_database(settings, lambda url: asyncio.run(_create_key(url, args.role, args.name)))
+    if args.command == "export-schema":
+        return _export_schema(args.check)
+    if args.command == "worker":
+        print("Workers arrive with the execution issue; nothing to run yet.", file=sys.stderr)
+        return 0
+    return 2
+
+
+async def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            return 1
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+    print(f"GraphiQL: http://{settings.host}:{port}/graphql", flush=True)
+    print(f"API key: {app.state.runtime.admin_key}", flush=True)
+    await serving
+    return 0
+
+
+def _with_database(settings: Settings, action: object) -> int:
+    """Run `action(url)` against the configured database, or the embedded one."""
+    from app.embedded import EmbeddedPostgres
+
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.start()
+    try:
+        assert callable(action)
+        result = action(url)
+        return int(result or 0)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _migrate(url: str, *, check: bool) -> int:
+    from app import migrations
+
+    migrations.upgrade(url)
+    if check:
+        migrations.check(url)
+    return 0
+
+
+async def _seed(url: str) -> int:
+    from app import seed
+    from app.db import Database
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            await seed.load_demo(session)
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _create_key(url: str, role: str, name: str) -> int:
+    from app import auth
+    from app.db import Database
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            _, raw = await auth.create_api_key(session, role=role, name=name)
+    finally:
+        await db.dispose()
+    print(raw)
+    return 0
+
+
+def _export_schema(check: str | None) -> int:
+    from app.graphql.schema import schema
+
+    sdl = schema.as_str() + "\n"
+    if check is None:
+        sys.stdout.write(sdl)
+        return 0
+    if Path(check).read_text() != sdl:
+        print(f"{check} is stale: run `make schema`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

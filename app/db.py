@@ -1,0 +1,115 @@
+"""The async engine, sessions and the unit of work; id and column helpers shared by all tables."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Field
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def new_id() -> str:
+    """A 25-character, time-ordered, opaque id in the spirit of ValueRank's cuids."""
+    millis = int(time.time() * 1000)
+    stamp = ""
+    while millis:
+        millis, digit = divmod(millis, 36)
+        stamp = _ALPHABET[digit] + stamp
+    rand = "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    return "c" + stamp.rjust(8, "0") + rand
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://...` (what users write) → the psycopg 3 dialect SQLAlchemy needs."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def libpq_url(url: str) -> str:
+    """The plain `postgresql://` form psycopg and Procrastinate take."""
+    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+psycopg://") :]
+
+
+# Column helpers: timestamps are timestamptz with server defaults so raw SQL inserts get them too.
+def id_field() -> Any:
+    return Field(default_factory=new_id, primary_key=True, max_length=40)
+
+
+def created_at_field() -> Any:
+    return Field(
+        default=None,
+        sa_type=sa.DateTime(timezone=True),
+        sa_column_kwargs={"server_default": sa.func.now(), "nullable": False},
+    )
+
+
+def updated_at_field() -> Any:
+    return Field(
+        default=None,
+        sa_type=sa.DateTime(timezone=True),
+        sa_column_kwargs={
+            "server_default": sa.func.now(),
+            "onupdate": sa.func.now(),
+            "nullable": False,
+        },
+    )
+
+
+def timestamp_field(*, index: bool = False) -> Any:
+    return Field(default=None, sa_type=sa.DateTime(timezone=True), index=index)
+
+
+def json_field(*, nullable: bool = False, server_default: str | None = None) -> Any:
+    kwargs: dict[str, Any] = {"nullable": nullable}
+    if server_default is not None:
+        kwargs["server_default"] = sa.text(f"'{server_default}'::jsonb")
+    return Field(default=None, sa_type=JSONB, sa_column_kwargs=kwargs)
+
+
+def check_in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+class Database:
+    """One engine per process; sessions never outlive a request or a job."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = libpq_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            sqlalchemy_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+        )
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit: rolled back at the end."""
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits when the block succeeds, rolls back when it raises."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,1 @@
+"""Definitions, the scenarios expanded from them, tags and experiments."""

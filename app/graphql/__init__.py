@@ -1,0 +1,1 @@
+"""The GraphQL schema: domain types and resolvers assembled, plus context, errors and loaders."""

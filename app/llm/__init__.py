@@ -1,0 +1,1 @@
+"""LLM providers and models: the catalog, prices, availability."""

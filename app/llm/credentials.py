@@ -1,0 +1,34 @@
+"""What each provider needs from the environment to be callable. Values are never logged."""
+
+from __future__ import annotations
+
+import os
+
+SIMULATED = "simulated"
+
+# Provider name → environment variables that make it callable (any one suffices).
+# OpenAI-compatible servers (Ollama, vLLM, llama.cpp) need only a base URL.
+_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+    "xai": ("XAI_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "ollama": ("OLLAMA_BASE_URL",),
+}
+
+
+def env_prefix(provider_name: str) -> str:
+    return provider_name.upper().replace("-", "_")
+
+
+def has_credentials(provider_name: str) -> bool:
+    """True when the provider can be called: simulated always; others need a key or a base URL
+    (a local OpenAI-compatible server may need no key)."""
+    if provider_name == SIMULATED:
+        return True
+    prefix = env_prefix(provider_name)
+    names = (*_REQUIREMENTS.get(provider_name, (f"{prefix}_API_KEY",)), f"{prefix}_BASE_URL")
+    return any(os.environ.get(name) for name in names)

@@ -1,0 +1,71 @@
+"""Provider and model rows. API keys are never stored here: they come from the environment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db import check_in, created_at_field, id_field, json_field, updated_at_field
+
+MODEL_STATUSES = ("ACTIVE", "DEPRECATED")
+
+
+class LlmProvider(SQLModel, table=True):
+    __tablename__ = "llm_providers"
+
+    id: str = id_field()
+    name: str = Field(unique=True)
+    display_name: str
+    max_parallel_requests: int = Field(
+        default=10, sa_column_kwargs={"server_default": "10", "nullable": False}
+    )
+    requests_per_minute: int = Field(
+        default=60, sa_column_kwargs={"server_default": "60", "nullable": False}
+    )
+    is_enabled: bool = Field(
+        default=True, sa_column_kwargs={"server_default": sa.true(), "nullable": False}
+    )
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+    __table_args__ = (
+        sa.CheckConstraint("max_parallel_requests >= 1", name="ck_llm_providers_parallel"),
+        sa.CheckConstraint("requests_per_minute >= 1", name="ck_llm_providers_rpm"),
+    )
+
+
+class LlmModel(SQLModel, table=True):
+    __tablename__ = "llm_models"
+
+    id: str = id_field()
+    provider_id: str = Field(foreign_key="llm_providers.id", index=True)
+    model_id: str = Field(index=True)
+    display_name: str
+    cost_input_per_million: float = Field(sa_type=sa.Double)
+    cost_output_per_million: float = Field(sa_type=sa.Double)
+    status: str = Field(
+        default="ACTIVE", sa_column_kwargs={"server_default": "ACTIVE", "nullable": False}
+    )
+    is_default: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false(), "nullable": False}
+    )
+    api_config: dict[str, Any] | None = json_field(nullable=True)
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+
+    __table_args__ = (
+        sa.UniqueConstraint("provider_id", "model_id", name="uq_llm_models_provider_model"),
+        check_in("status", MODEL_STATUSES, "ck_llm_models_status"),
+        sa.CheckConstraint("cost_input_per_million >= 0", name="ck_llm_models_cost_input"),
+        sa.CheckConstraint("cost_output_per_million >= 0", name="ck_llm_models_cost_output"),
+        # One default model per provider.
+        sa.Index(
+            "uq_llm_models_one_default",
+            "provider_id",
+            unique=True,
+            postgresql_where=sa.text("is_default"),
+        ),
+    )

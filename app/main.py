@@ -1,0 +1,119 @@
+"""The Starlette application: GraphQL at /graphql, and the lifespan that prepares the database.
+
+Lifespan order: database URL (embedded PostgreSQL when none is configured) → migrations →
+demo data → the local admin key → engine. Shutdown reverses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from app import auth, migrations, seed
+from app.config import Settings, get_settings
+from app.db import Database
+from app.embedded import EmbeddedPostgres
+from app.graphql.context import Context
+from app.graphql.schema import build_schema
+from app.runs import service as runs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the lifespan prepared, kept on `app.state.runtime`."""
+
+    database_url: str
+    db: Database
+    admin_key: str | None
+    embedded: EmbeddedPostgres | None
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        schema = build_schema(
+            max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
+        )
+        super().__init__(schema, **kwargs)
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        runtime: Runtime = request.app.state.runtime
+        viewer = None
+        token = auth.bearer_token(request.headers.get("authorization"))
+        if token is not None:
+            async with runtime.db.session() as session:
+                viewer = await auth.authenticate(session, token)
+        return Context(
+            db=runtime.db,
+            settings=self.settings,
+            viewer=viewer,
+            request=request,
+            response=response,
+        )
+
+
+async def prepare(settings: Settings, database_url: str | None = None) -> Runtime:
+    """Resolve the database (starting an embedded one if needed), migrate, seed."""
+    embedded = None
+    url = database_url or settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = await asyncio.to_thread(embedded.start)
+        log.info("using the embedded PostgreSQL in %s", embedded.pgdata)
+    if settings.auto_migrate:
+        await asyncio.to_thread(migrations.upgrade, url)
+    db = Database(url)
+    admin_key = None
+    if settings.seed_demo:
+        async with db.transaction() as session:
+            await seed.load_demo(session)
+    if settings.local_admin_key:
+        admin_key = await seed.ensure_local_admin_key(db, settings.admin_key_file)
+    return Runtime(database_url=url, db=db, admin_key=admin_key, embedded=embedded)
+
+
+async def shutdown(runtime: Runtime) -> None:
+    await runs.wait_for_background_touches()
+    await runtime.db.dispose()
+    if runtime.embedded is not None:
+        await asyncio.to_thread(runtime.embedded.stop)
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.runtime = await prepare(settings, database_url)
+        try:
+            yield
+        finally:
+            await shutdown(app.state.runtime)
+
+    graphql = GraphQLApp(settings, graphql_ide="graphiql")
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health),
+        ],
+        lifespan=lifespan,
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Runs: starting, controlling and reading evaluation runs."""

@@ -1,0 +1,484 @@
+"""GraphQL types and resolvers for reading runs (ValueRank's Run and its companions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.scalars import JSON
+
+from app.definitions import service as definitions
+from app.definitions.graphql import Definition, Experiment, Tag, load_definition
+from app.graphql.args import IdArgID
+from app.graphql.context import Info
+from app.llm import service as llm
+from app.llm.graphql import LlmModel
+from app.paging import page
+from app.runs import models as tables
+from app.runs import service
+from app.runs.progress import Progress, percent_complete
+from app.transcripts import service as transcripts
+
+if TYPE_CHECKING:
+    from app.transcripts.graphql import Transcript
+
+TranscriptType = Annotated["Transcript", strawberry.lazy("app.transcripts.graphql")]
+MAX_TRANSCRIPTS_PAGE = 1000
+
+
+@strawberry.type
+class ByModelProgress:
+    model_id: str
+    completed: int
+    failed: int
+
+
+@strawberry.type
+class RunProgress:
+    total: int
+    completed: int
+    failed: int
+    percent_complete: float
+    by_model: list[ByModelProgress] | None
+
+    @classmethod
+    def from_progress(cls, progress: Progress) -> RunProgress:
+        return cls(
+            total=progress.total,
+            completed=progress.completed,
+            failed=progress.failed,
+            percent_complete=progress.percent_complete,
+            by_model=[
+                ByModelProgress(model_id=m, completed=c.completed, failed=c.failed)
+                for m, c in sorted(progress.by_model.items())
+            ],
+        )
+
+
+@strawberry.type
+class ProbeResult:
+    id: strawberry.ID
+    run_id: str
+    scenario_id: str
+    model_id: str
+    sample_index: int
+    status: str
+    transcript_id: str | None
+    error_code: str | None
+    error_message: str | None
+    retry_count: int
+    input_tokens: int | None
+    output_tokens: int | None
+    duration_ms: int | None
+    queued_at: datetime | None
+    queue_wait_ms: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: tables.ProbeResult) -> ProbeResult:
+        assert row.created_at is not None
+        return cls(
+            id=strawberry.ID(row.id),
+            run_id=row.run_id,
+            scenario_id=row.scenario_id,
+            model_id=row.model_id,
+            sample_index=row.sample_index,
+            status=row.status,
+            transcript_id=row.transcript_id,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            retry_count=row.retry_count,
+            input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens,
+            duration_ms=row.duration_ms,
+            queued_at=row.queued_at,
+            queue_wait_ms=row.queue_wait_ms,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
+
+@strawberry.type
+class TaskResult:
+    scenario_id: str
+    model_id: str
+    status: str
+    error: str | None
+    completed_at: datetime | None
+
+
+@strawberry.type
+class CompletionEvent:
+    model_id: str
+    scenario_id: str
+    success: bool
+    completed_at: datetime
+    duration_ms: int
+
+
+@strawberry.type
+class ProviderExecutionMetrics:
+    provider: str
+    active_jobs: int
+    queued_jobs: int
+    max_parallel: int
+    requests_per_minute: int
+    active_model_ids: list[str]
+    recent_completions: list[CompletionEvent]
+
+
+@strawberry.type
+class ExecutionMetrics:
+    providers: list[ProviderExecutionMetrics]
+    total_active: int
+    total_queued: int
+    total_retries: int
+    estimated_seconds_remaining: int | None
+
+
+@strawberry.type
+class ModelCostEstimate:
+    model_id: strawberry.ID
+    display_name: str
+    scenario_count: int
+    input_tokens: float
+    output_tokens: float
+    input_cost: float
+    output_cost: float
+    total_cost: float
+    avg_input_per_probe: float
+    avg_output_per_probe: float
+    sample_count: int
+    is_using_fallback: bool
+
+
+@strawberry.type
+class CostEstimate:
+    total: float
+    scenario_count: int
+    based_on_sample_count: int
+    is_using_fallback: bool
+    fallback_reason: str | None
+    per_model: list[ModelCostEstimate]
+
+
+@strawberry.type
+class ActualModelCost:
+    model_id: strawberry.ID
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    probe_count: int
+
+
+@strawberry.type
+class ActualCost:
+    total: float
+    per_model: list[ActualModelCost]
+
+
+@strawberry.type
+class AnalysisResult:
+    """Only the spend part of ValueRank's analysis is served here."""
+
+    actual_cost: ActualCost | None
+
+
+@strawberry.type
+class UnresolvableByModel:
+    model_id: str
+    count: int
+
+
+@strawberry.type
+class UnresolvableCount:
+    total: int
+    by_model: list[UnresolvableByModel]
+
+
+async def _progress(session: AsyncSession, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Progress]:
+    found = await service.progress_by_run(session, keys)
+    return {(run_id, total): found[run_id] for run_id, total in keys}
+
+
+@strawberry.type
+class Run:
+    id: strawberry.ID
+    name: str | None
+    definition_id: str
+    definition_version: int | None
+    experiment_id: str | None
+    status: str
+    run_category: str
+    config: JSON
+    samples_per_scenario: int
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_accessed_at: datetime | None
+    deleted_at: datetime | None
+    row: strawberry.Private[tables.Run]
+
+    @classmethod
+    def from_row(cls, row: tables.Run) -> Run:
+        assert row.created_at is not None and row.updated_at is not None
+        return cls(
+            id=strawberry.ID(row.id),
+            name=row.name,
+            definition_id=row.definition_id,
+            definition_version=row.definition_version,
+            experiment_id=row.experiment_id,
+            status=row.status,
+            run_category=row.run_category,
+            config=row.config,
+            samples_per_scenario=row.samples_per_scenario,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            last_accessed_at=row.last_accessed_at,
+            deleted_at=row.deleted_at,
+            row=row,
+        )
+
+    @strawberry.field
+    def definition_snapshot(self) -> JSON | None:
+        return self.row.config.get("definitionSnapshot")
+
+    @strawberry.field
+    async def definition(self, info: Info) -> Definition | None:
+        row = await load_definition(info, self.row.definition_id)
+        return Definition.from_row(row) if row else None
+
+    @strawberry.field
+    async def experiment(self, info: Info) -> Experiment | None:
+        if self.row.experiment_id is None:
+            return None
+        loader = info.context.loaders.by_key("experiments_by_id", definitions.experiments_by_id)
+        row = await loader.load(self.row.experiment_id)
+        return Experiment.from_row(row) if row else None
+
+    async def _progress(self, info: Info) -> Progress:
+        loader = info.context.loaders.by_key("progress_by_run", _progress)
+        progress = await loader.load((self.row.id, self.row.total_slots))
+        assert progress is not None
+        return progress
+
+    @strawberry.field(
+        description="Slot counts derived from probe results. An object, as the seed's "
+        "operations select it (ValueRank's later schema serves raw JSON here)."
+    )
+    async def progress(self, info: Info) -> RunProgress:
+        return RunProgress.from_progress(await self._progress(info))
+
+    @strawberry.field
+    async def run_progress(self, info: Info) -> RunProgress | None:
+        return RunProgress.from_progress(await self._progress(info))
+
+    async def _stats(self, info: Info) -> transcripts.RunTranscriptStats:
+        loader = info.context.loaders.by_key("transcript_stats", transcripts.stats_by_run)
+        stats = await loader.load(self.row.id)
+        assert stats is not None
+        return stats
+
+    @strawberry.field
+    async def summarize_progress(self, info: Info) -> RunProgress | None:
+        stats = await self._stats(info)
+        if stats.count == 0 and self.row.status not in ("SUMMARIZING", "COMPLETED"):
+            return None
+        return RunProgress(
+            total=stats.count,
+            completed=stats.summarized,
+            failed=stats.summary_failed,
+            percent_complete=percent_complete(stats.count, stats.summarized + stats.summary_failed),
+            by_model=None,
+        )
+
+    @strawberry.field
+    async def selected_scenarios(self, info: Info) -> list[str]:
+        loader = info.context.loaders.by_key(
+            "selected_scenarios", service.selected_scenarios_by_run, []
+        )
+        return await loader.load(self.row.id) or []
+
+    @strawberry.field
+    async def transcripts(
+        self,
+        info: Info,
+        model_id: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[TranscriptType]:
+        from app.transcripts.graphql import Transcript
+
+        if limit is not None:
+            limit = page(limit, offset, default=limit, maximum=MAX_TRANSCRIPTS_PAGE).limit
+        query = transcripts.TranscriptQuery(model_id=model_id, limit=limit, offset=offset or 0)
+        loader = info.context.loaders.with_params("transcripts_by_run", transcripts.transcripts_by_run)
+        return [Transcript.from_row(r) for r in await loader.load((self.row.id, query))]
+
+    @strawberry.field
+    async def transcript_count(self, info: Info) -> int:
+        return (await self._stats(info)).count
+
+    async def _probes(self, info: Info, query: service.ProbeQuery) -> list[tables.ProbeResult]:
+        loader = info.context.loaders.with_params("probe_results", service.probe_results_by_run)
+        return await loader.load((self.row.id, query))
+
+    @strawberry.field
+    async def failed_probes(self, info: Info) -> list[ProbeResult]:
+        query = service.ProbeQuery(status="FAILED", model_id=None, limit=None, offset=0)
+        return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
+
+    @strawberry.field
+    async def probe_results(
+        self,
+        info: Info,
+        status: str | None = None,
+        model_id: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[ProbeResult]:
+        paging = page(limit, offset, default=1000, maximum=1000)
+        query = service.ProbeQuery(status, model_id, paging.limit, paging.offset)
+        return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
+
+    @strawberry.field
+    async def recent_tasks(self, info: Info, limit: int | None = 5) -> list[TaskResult]:
+        paging = page(limit, 0, default=5, maximum=100)
+        query = service.ProbeQuery(None, None, paging.limit, 0, newest_first=True)
+        return [
+            TaskResult(
+                scenario_id=r.scenario_id,
+                model_id=r.model_id,
+                status=r.status,
+                error=r.error_message,
+                completed_at=r.completed_at,
+            )
+            for r in await self._probes(info, query)
+        ]
+
+    @strawberry.field
+    def stalled_models(self) -> list[str]:
+        # Stall detection reads the job queue; it arrives with the execution workers.
+        return []
+
+    @strawberry.field
+    def execution_metrics(self) -> ExecutionMetrics | None:
+        return None  # served once workers exist (execution issue)
+
+    @strawberry.field
+    def estimated_costs(self) -> CostEstimate | None:
+        return None  # served with estimateCost (execution issue)
+
+    @strawberry.field
+    async def models(self, info: Info) -> list[LlmModel]:
+        loader = info.context.loaders.by_key("models_by_model_id", llm.models_by_model_id)
+        rows = await loader.load_many(list(self.row.config.get("models", [])))
+        return [LlmModel.from_row(r) for r in rows if r is not None]
+
+    @strawberry.field
+    async def tags(self, info: Info) -> list[Tag]:
+        loader = info.context.loaders.by_key("tags_by_run", service.tags_by_run, [])
+        return [Tag.from_row(t) for t in await loader.load(self.row.id) or []]
+
+    @strawberry.field
+    def is_aggregate(self) -> bool:
+        return False
+
+    @strawberry.field
+    async def analysis(self, info: Info) -> AnalysisResult | None:
+        stats = await self._stats(info)
+        per_model = [
+            ActualModelCost(
+                model_id=strawberry.ID(model_id),
+                input_tokens=m.input_tokens,
+                output_tokens=m.output_tokens,
+                cost=m.cost,
+                probe_count=m.probe_count,
+            )
+            for model_id, m in sorted(stats.by_model.items())
+        ]
+        return AnalysisResult(actual_cost=ActualCost(total=stats.total_cost, per_model=per_model))
+
+    @strawberry.field
+    def analysis_status(self) -> str | None:
+        return None
+
+    @strawberry.field
+    def mirrored_runs(self) -> list[Run]:
+        return []
+
+    @strawberry.field
+    async def unresolvable_transcript_count(self, info: Info) -> UnresolvableCount | None:
+        stats = await self._stats(info)
+        by_model = [
+            UnresolvableByModel(model_id=model_id, count=m.unresolvable)
+            for model_id, m in sorted(stats.by_model.items())
+            if m.unresolvable
+        ]
+        return UnresolvableCount(total=stats.unresolvable, by_model=by_model)
+
+
+@strawberry.type
+class RunQuery:
+    @strawberry.field
+    async def run(
+        self, info: Info, ident: IdArgID, include_deleted: bool | None = None
+    ) -> Run | None:
+        async with info.context.db.session() as session:
+            row = await service.get_run(session, str(ident), include_deleted=bool(include_deleted))
+        if row is None:
+            return None
+        service.touch_in_background(info.context.db, tables.Run, row.id)
+        return Run.from_row(row)
+
+    @strawberry.field
+    async def runs(
+        self,
+        info: Info,
+        definition_id: str | None = None,
+        experiment_id: str | None = None,
+        status: str | None = None,
+        run_category: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        model_id: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[Run]:
+        where = service.RunFilter(
+            definition_id, experiment_id, status, run_category, created_after, created_before, model_id
+        )
+        paging = page(limit, offset, default=20, maximum=100)
+        async with info.context.db.session() as session:
+            rows = await service.list_runs(session, where, paging)
+        return [Run.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def run_count(
+        self,
+        info: Info,
+        definition_id: str | None = None,
+        experiment_id: str | None = None,
+        status: str | None = None,
+        run_category: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        model_id: str | None = None,
+    ) -> int:
+        where = service.RunFilter(
+            definition_id, experiment_id, status, run_category, created_after, created_before, model_id
+        )
+        async with info.context.db.session() as session:
+            return await service.count_runs(session, where)
+
+    @strawberry.field
+    async def standalone_active_runs(self, info: Info) -> list[Run]:
+        async with info.context.db.session() as session:
+            return [Run.from_row(r) for r in await service.standalone_active_runs(session)]

@@ -1,0 +1,137 @@
+"""Run, its scenario selections, its probe results (one row per finished slot) and its tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db import (
+    check_in,
+    created_at_field,
+    id_field,
+    json_field,
+    timestamp_field,
+    updated_at_field,
+)
+
+RUN_STATUSES = (
+    "PENDING",
+    "RUNNING",
+    "PAUSED",
+    "SUMMARIZING",
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+)
+ACTIVE_STATUSES = ("PENDING", "RUNNING", "PAUSED", "SUMMARIZING")
+TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
+RUN_CATEGORIES = ("PILOT", "PRODUCTION", "REPLICATION", "VALIDATION", "UNKNOWN_LEGACY")
+PRIORITIES = ("LOW", "NORMAL", "HIGH")
+PROBE_STATUSES = ("SUCCESS", "FAILED")
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: str = id_field()
+    name: str | None = None
+    definition_id: str = Field(foreign_key="definitions.id")
+    definition_version: int | None = None
+    experiment_id: str | None = Field(default=None, foreign_key="experiments.id", index=True)
+    status: str = Field(
+        default="PENDING", sa_column_kwargs={"server_default": "PENDING", "nullable": False}
+    )
+    run_category: str = Field(
+        default="UNKNOWN_LEGACY",
+        sa_column_kwargs={"server_default": "UNKNOWN_LEGACY", "nullable": False},
+    )
+    priority: str = Field(
+        default="NORMAL", sa_column_kwargs={"server_default": "NORMAL", "nullable": False}
+    )
+    config: dict[str, Any] = json_field(server_default="{}")
+    # Fixed at start: models × scenarios × samples. Completed/failed are derived, never stored.
+    total_slots: int = Field(default=0, sa_column_kwargs={"server_default": "0", "nullable": False})
+    samples_per_scenario: int = Field(
+        default=1, sa_column_kwargs={"server_default": "1", "nullable": False}
+    )
+    max_budget_usd: float | None = Field(default=None, sa_type=sa.Double)
+    started_at: datetime | None = timestamp_field()
+    completed_at: datetime | None = timestamp_field()
+    created_at: datetime | None = created_at_field()
+    updated_at: datetime | None = updated_at_field()
+    last_accessed_at: datetime | None = timestamp_field()
+    deleted_at: datetime | None = timestamp_field()
+
+    __table_args__ = (
+        check_in("status", RUN_STATUSES, "ck_runs_status"),
+        check_in("run_category", RUN_CATEGORIES, "ck_runs_category"),
+        check_in("priority", PRIORITIES, "ck_runs_priority"),
+        sa.CheckConstraint("total_slots >= 0", name="ck_runs_total_slots"),
+        sa.CheckConstraint(
+            "samples_per_scenario BETWEEN 1 AND 100", name="ck_runs_samples_per_scenario"
+        ),
+        # The run list: live runs, newest first, optionally by definition / status.
+        sa.Index(
+            "ix_runs_live_created",
+            sa.text("created_at DESC"),
+            sa.text("id DESC"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+        sa.Index("ix_runs_definition_created", "definition_id", sa.text("created_at DESC")),
+        sa.Index("ix_runs_status", "status"),
+    )
+
+
+class RunScenarioSelection(SQLModel, table=True):
+    __tablename__ = "run_scenario_selections"
+
+    id: str = id_field()
+    run_id: str = Field(foreign_key="runs.id")
+    scenario_id: str = Field(foreign_key="scenarios.id", index=True)
+    created_at: datetime | None = created_at_field()
+
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "scenario_id", name="uq_run_scenario_selections_slot"),
+    )
+
+
+class ProbeResult(SQLModel, table=True):
+    """The terminal outcome of one slot (run, scenario, model, sample). A slot with no row is open."""
+
+    __tablename__ = "probe_results"
+
+    id: str = id_field()
+    run_id: str = Field(foreign_key="runs.id")
+    scenario_id: str = Field(foreign_key="scenarios.id")
+    model_id: str
+    sample_index: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    status: str
+    transcript_id: str | None = Field(default=None, foreign_key="transcripts.id")
+    error_code: str | None = None
+    error_message: str | None = None
+    retry_count: int = Field(default=0, sa_column_kwargs={"server_default": "0", "nullable": False})
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    duration_ms: int | None = None
+    queued_at: datetime | None = timestamp_field()
+    queue_wait_ms: int | None = None
+    created_at: datetime | None = created_at_field()
+    completed_at: datetime | None = timestamp_field()
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "run_id", "scenario_id", "model_id", "sample_index", name="uq_probe_results_slot"
+        ),
+        check_in("status", PROBE_STATUSES, "ck_probe_results_status"),
+        sa.Index("ix_probe_results_run_status_model", "run_id", "status", "model_id"),
+    )
+
+
+class RunTag(SQLModel, table=True):
+    __tablename__ = "run_tags"
+
+    run_id: str = Field(foreign_key="runs.id", primary_key=True)
+    tag_id: str = Field(foreign_key="tags.id", primary_key=True, index=True)

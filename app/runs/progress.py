@@ -1,0 +1,36 @@
+"""Progress is derived from probe-result rows, never kept as counters that can drift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class ModelCounts:
+    completed: int = 0
+    failed: int = 0
+
+
+@dataclass(slots=True)
+class Progress:
+    total: int
+    by_model: dict[str, ModelCounts] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> int:
+        return sum(c.completed for c in self.by_model.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.by_model.values())
+
+    @property
+    def percent_complete(self) -> float:
+        return percent_complete(self.total, self.completed + self.failed)
+
+
+def percent_complete(total: int, done: int) -> float:
+    """`min(100, round(done / total × 100, 1))`, and 100 when there is nothing to do."""
+    if total <= 0:
+        return 100.0
+    return min(100.0, round(done / total * 100, 1))

@@ -1,0 +1,1 @@
+"""Transcripts: the stored conversations and their summaries."""

@@ -1,0 +1,106 @@
+"""GraphQL type and query for transcripts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.definitions import service as definitions
+from app.definitions.graphql import Scenario
+from app.graphql.args import IdArgID
+from app.graphql.context import Info
+from app.runs import service as runs
+from app.transcripts import models as tables
+from app.transcripts import service
+
+if TYPE_CHECKING:
+    from app.runs.graphql import Run
+
+RunType = Annotated["Run", strawberry.lazy("app.runs.graphql")]
+
+
+@strawberry.type
+class Transcript:
+    id: strawberry.ID
+    run_id: str
+    scenario_id: str | None
+    model_id: str
+    model_version: str | None
+    sample_index: int
+    definition_snapshot: JSON | None
+    content: JSON
+    turn_count: int
+    token_count: int
+    duration_ms: int
+    estimated_cost: float | None
+    decision_code: str | None
+    decision_text: str | None
+    decision_metadata: JSON | None
+    summarized_at: datetime | None
+    summarize_duration_ms: int | None
+    dimension_values: JSON | None
+    created_at: datetime
+    last_accessed_at: datetime | None
+    content_expires_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: tables.Transcript) -> Transcript:
+        assert row.created_at is not None
+        return cls(
+            id=strawberry.ID(row.id),
+            run_id=row.run_id,
+            scenario_id=row.scenario_id,
+            model_id=row.model_id,
+            model_version=row.model_version,
+            sample_index=row.sample_index,
+            definition_snapshot=row.definition_snapshot,
+            content=row.content,
+            turn_count=row.turn_count,
+            token_count=row.token_count,
+            duration_ms=row.duration_ms,
+            estimated_cost=row.estimated_cost,
+            decision_code=row.decision_code,
+            decision_text=row.decision_text,
+            decision_metadata=row.decision_metadata,
+            summarized_at=row.summarized_at,
+            summarize_duration_ms=row.summarize_duration_ms,
+            dimension_values=row.dimension_values,
+            created_at=row.created_at,
+            last_accessed_at=row.last_accessed_at,
+            content_expires_at=row.content_expires_at,
+        )
+
+    @strawberry.field
+    def decision_model_v2(self) -> JSON | None:
+        return None  # ValueRank's v2 decision model is not produced here
+
+    @strawberry.field
+    async def run(self, info: Info) -> RunType:
+        from app.runs.graphql import Run
+
+        row = await info.context.loaders.by_key("runs_by_id", runs.runs_by_id).load(self.run_id)
+        assert row is not None  # foreign key
+        return Run.from_row(row)
+
+    @strawberry.field
+    async def scenario(self, info: Info) -> Scenario | None:
+        if self.scenario_id is None:
+            return None
+        loader = info.context.loaders.by_key("scenarios_by_id", definitions.scenarios_by_id)
+        row = await loader.load(self.scenario_id)
+        return Scenario.from_row(row) if row else None
+
+
+@strawberry.type
+class TranscriptQuery:
+    @strawberry.field
+    async def transcript(self, info: Info, ident: IdArgID) -> Transcript | None:
+        async with info.context.db.session() as session:
+            row = await service.get_transcript(session, str(ident))
+        if row is None:
+            return None
+        runs.touch_in_background(info.context.db, tables.Transcript, row.id)
+        return Transcript.from_row(row)

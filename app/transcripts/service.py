@@ -1,0 +1,114 @@
+"""Reading transcripts, and the per-run aggregates built from them (cost, summaries, decisions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.transcripts.models import Transcript
+
+MAX_PAGE = 1000
+
+
+def _live() -> sa.ColumnElement[bool]:
+    return col(Transcript.deleted_at).is_(None)
+
+
+async def get_transcript(session: AsyncSession, transcript_id: str) -> Transcript | None:
+    stmt = select(Transcript).where(Transcript.id == transcript_id, _live())
+    return (await session.exec(stmt)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptQuery:
+    model_id: str | None
+    limit: int | None
+    offset: int
+
+
+async def transcripts_by_run(
+    session: AsyncSession, run_ids: Sequence[str], query: TranscriptQuery
+) -> dict[str, list[Transcript]]:
+    """A page of live transcripts per run (oldest first), in one statement."""
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=Transcript.run_id,
+            order_by=(col(Transcript.created_at), col(Transcript.id)),
+        )
+        .label("rank")
+    )
+    inner = select(Transcript, rank).where(col(Transcript.run_id).in_(run_ids), _live())
+    if query.model_id is not None:
+        inner = inner.where(Transcript.model_id == query.model_id)
+    sub = inner.subquery()
+    alias = sa.orm.aliased(Transcript, sub)
+    stmt = select(alias).where(sub.c.rank > query.offset)
+    if query.limit is not None:
+        stmt = stmt.where(sub.c.rank <= query.offset + query.limit)
+    grouped: dict[str, list[Transcript]] = {r: [] for r in run_ids}
+    for row in (await session.exec(stmt.order_by(sub.c.run_id, sub.c.rank))).all():
+        grouped[row.run_id].append(row)
+    return grouped
+
+
+@dataclass(slots=True)
+class ModelTotals:
+    probe_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    unresolvable: int = 0
+
+
+@dataclass(slots=True)
+class RunTranscriptStats:
+    """Everything Run's transcript-derived fields need, from one grouped statement."""
+
+    count: int = 0
+    summarized: int = 0
+    summary_failed: int = 0
+    by_model: dict[str, ModelTotals] = field(default_factory=dict)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(m.cost for m in self.by_model.values())
+
+    @property
+    def unresolvable(self) -> int:
+        return sum(m.unresolvable for m in self.by_model.values())
+
+
+async def stats_by_run(
+    session: AsyncSession, run_ids: Sequence[str]
+) -> dict[str, RunTranscriptStats]:
+    stmt = (
+        select(
+            Transcript.run_id,
+            Transcript.model_id,
+            sa.func.count(),
+            sa.func.count().filter(Transcript.summary_status == "SUMMARIZED"),
+            sa.func.count().filter(Transcript.summary_status == "FAILED"),
+            sa.func.coalesce(sa.func.sum(Transcript.input_tokens), 0),
+            sa.func.coalesce(sa.func.sum(Transcript.output_tokens), 0),
+            sa.func.coalesce(sa.func.sum(Transcript.estimated_cost), 0.0),
+            sa.func.count().filter(Transcript.decision_code == "other"),
+        )
+        .where(col(Transcript.run_id).in_(run_ids), _live())
+        .group_by(col(Transcript.run_id), col(Transcript.model_id))
+    )
+    stats = {r: RunTranscriptStats() for r in run_ids}
+    rows = (await session.exec(stmt)).all()
+    for run_id, model_id, n, done, failed, tokens_in, tokens_out, cost, other in rows:
+        run = stats[run_id]
+        run.count += int(n)
+        run.summarized += int(done)
+        run.summary_failed += int(failed)
+        run.by_model[model_id] = ModelTotals(
+            int(n), int(tokens_in), int(tokens_out), float(cost), int(other)
+        )
+    return stats
