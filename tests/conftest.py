@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 from sqlalchemy.engine import make_url
 
 from app import migrations
@@ -93,13 +96,41 @@ def test_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def app_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The ASGI app (lifespan run) behind an httpx client, on this test's database."""
-    app = create_app(test_settings(seed_demo=True), database_url=database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+async def app(database_url: str) -> AsyncIterator[Starlette]:
+    """The application with its lifespan running (demo data loaded), on this test's database."""
+    application = create_app(test_settings(seed_demo=True), database_url=database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def app_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client speaking HTTP to the app in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends (the N+1 guard)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        self._engine = engine.sync_engine
+        sa.event.listen(self._engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: Any) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        sa.event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+@pytest.fixture
+def statements(app: Starlette) -> Iterator[StatementCounter]:
+    counter = StatementCounter(app.state.runtime.db.engine)
+    yield counter
+    counter.close()
 
 
 @pytest.fixture

@@ -61,3 +61,76 @@ async def gql(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
+async def make_run(db: Database, definition: Definition, **overrides: Any) -> Any:
+    """A run row as startRun will create it (startRun itself arrives with the runs API)."""
+    from app.runs.models import Run
+
+    models = overrides.pop("models", ["sim-steady"])
+    values: dict[str, Any] = {
+        "definition_id": definition.id,
+        "definition_version": definition.version,
+        "config": {
+            "models": models,
+            "definitionSnapshot": {"content": definition.content, "version": definition.version},
+        },
+        "total_slots": 2 * len(models),
+    }
+    values.update(overrides)
+    async with db.transaction() as session:
+        run = Run(**values)
+        session.add(run)
+        await session.flush()
+        await session.refresh(run)
+        return run
+
+
+async def add_slot(
+    db: Database,
+    run: Any,
+    scenario_id: str,
+    model_id: str,
+    *,
+    sample_index: int = 0,
+    success: bool = True,
+    decision_code: str | None = None,
+    cost: float = 0.001,
+) -> Any:
+    """A finished slot: a probe result, and a transcript when it succeeded."""
+    from app.runs.models import ProbeResult
+    from app.transcripts.models import Transcript
+
+    async with db.transaction() as session:
+        transcript = None
+        if success:
+            transcript = Transcript(
+                run_id=run.id,
+                scenario_id=scenario_id,
+                model_id=model_id,
+                sample_index=sample_index,
+                content={"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "Rating: 4"}]},
+                turn_count=1,
+                token_count=30,
+                input_tokens=10,
+                output_tokens=20,
+                duration_ms=5,
+                estimated_cost=cost,
+                decision_code=decision_code,
+                summary_status="SUMMARIZED" if decision_code else "PENDING",
+            )
+            session.add(transcript)
+            await session.flush()
+        session.add(
+            ProbeResult(
+                run_id=run.id,
+                scenario_id=scenario_id,
+                model_id=model_id,
+                sample_index=sample_index,
+                status="SUCCESS" if success else "FAILED",
+                transcript_id=transcript.id if transcript else None,
+                error_code=None if success else "RATE_LIMIT",
+                error_message=None if success else "rate limited after 4 attempts",
+            )
+        )
+        return transcript
