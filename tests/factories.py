@@ -109,7 +109,12 @@ async def add_slot(
                 scenario_id=scenario_id,
                 model_id=model_id,
                 sample_index=sample_index,
-                content={"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "Rating: 4"}]},
+                content={
+                    "messages": [
+                        {"role": "user", "content": "q"},
+                        {"role": "assistant", "content": "Rating: 4"},
+                    ]
+                },
                 turn_count=1,
                 token_count=30,
                 input_tokens=10,

@@ -54,17 +54,15 @@ def expand(content: Any, *, cap: int = MAX_SCENARIOS) -> list[ExpandedScenario]:
         raise ValidationFailed(f"Definition expands to {count} scenarios; the limit is {cap}")
     shared = _shared_content(content)
     if not dimensions:
-        return [ExpandedScenario(NO_DIMENSIONS_NAME, {"prompt": template, **shared, "dimension_values": {}})]
+        return [
+            ExpandedScenario(
+                NO_DIMENSIONS_NAME, {"prompt": template, **shared, "dimension_values": {}}
+            )
+        ]
     return [
         _scenario(template, dimensions, combo, shared)
         for combo in itertools.product(*(d.levels for d in dimensions))
     ]
-
-
-def scenario_count(content: Any) -> int:
-    """How many scenarios the content expands to, without building them."""
-    dimensions = parse_dimensions(_require_object(content).get("dimensions", []))
-    return math.prod(len(d.levels) for d in dimensions)
 
 
 def _scenario(
@@ -136,7 +134,9 @@ def _parse_dimension(index: int, raw: Any) -> Dimension:
     levels = raw.get("levels")
     if not isinstance(levels, list) or not levels:
         raise ValidationFailed(f"{where}.levels must be a non-empty array")
-    return Dimension(name, tuple(_parse_level(f"{where}.levels[{j}]", lv) for j, lv in enumerate(levels)))
+    return Dimension(
+        name, tuple(_parse_level(f"{where}.levels[{j}]", lv) for j, lv in enumerate(levels))
+    )
 
 
 def _parse_level(where: str, raw: Any) -> Level:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from app import access
 from app.definitions import models as tables
 from app.definitions import service
 from app.graphql.args import IdArg, IdArgID
@@ -54,7 +55,7 @@ class Scenario:
             id=strawberry.ID(row.id),
             definition_id=row.definition_id,
             name=row.name,
-            content=row.content,
+            content=JSON(row.content),
             created_at=row.created_at,
         )
 
@@ -89,7 +90,7 @@ class Definition:
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,
-            content=row.content,
+            content=JSON(row.content),
             version=row.version,
             parent_id=strawberry.ID(row.parent_id) if row.parent_id else None,
             preamble_version_id=row.preamble_version_id,
@@ -99,12 +100,15 @@ class Definition:
             row=row,
         )
 
-    @strawberry.field
-    async def parent(self, info: Info) -> Definition | None:
+    async def _parent(self, info: Info) -> Definition | None:
         if self.row.parent_id is None:
             return None
         row = await load_definition(info, self.row.parent_id)
         return Definition.from_row(row) if row else None
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Definition | None:
+        return await self._parent(info)
 
     @strawberry.field
     async def children(self, info: Info) -> list[Definition]:
@@ -138,23 +142,31 @@ class Definition:
 
     @strawberry.field
     async def run_count(self, info: Info) -> int:
-        loader = info.context.loaders.by_key("run_counts_by_definition", runs_service.run_counts_by_definition)
+        loader = info.context.loaders.by_key(
+            "run_counts_by_definition", runs_service.run_counts_by_definition
+        )
         return await loader.load(self.row.id) or 0
 
-    @strawberry.field
-    async def tags(self, info: Info) -> list[Tag]:
+    async def _tags(self, info: Info) -> list[Tag]:
         loader = info.context.loaders.by_key("tags_by_definition", service.tags_by_definition)
         return [Tag.from_row(t) for t in await loader.load(self.row.id) or []]
 
     @strawberry.field
-    async def all_tags(self, info: Info) -> list[Tag]:
-        """Own tags and those inherited from every ancestor, by name, without repeats."""
-        tags = {t.name: t for t in await self.tags(info)}
-        parent = await self.parent(info)
+    async def tags(self, info: Info) -> list[Tag]:
+        return await self._tags(info)
+
+    async def _all_tags(self, info: Info) -> list[Tag]:
+        tags = {t.name: t for t in await self._tags(info)}
+        parent = await self._parent(info)
         if parent is not None:
-            for tag in await parent.all_tags(info):
+            for tag in await parent._all_tags(info):
                 tags.setdefault(tag.name, tag)
         return sorted(tags.values(), key=lambda t: t.name)
+
+    @strawberry.field
+    async def all_tags(self, info: Info) -> list[Tag]:
+        """Own tags and those inherited from every ancestor, by name, without repeats."""
+        return await self._all_tags(info)
 
     @strawberry.field
     def domain(self) -> Domain | None:
@@ -163,7 +175,6 @@ class Definition:
     @strawberry.field
     def paired_sibling(self) -> Definition | None:
         return None  # paired runs are outside this server's slice
-
 
 
 @strawberry.type
@@ -182,7 +193,7 @@ class Experiment:
             id=strawberry.ID(row.id),
             name=row.name,
             hypothesis=row.hypothesis,
-            analysis_plan=row.analysis_plan,
+            analysis_plan=JSON(row.analysis_plan),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -198,9 +209,10 @@ class Experiment:
 
     @strawberry.field
     async def run_count(self, info: Info) -> int:
-        loader = info.context.loaders.by_key("run_counts_by_experiment", runs_service.run_counts_by_experiment)
+        loader = info.context.loaders.by_key(
+            "run_counts_by_experiment", runs_service.run_counts_by_experiment
+        )
         return await loader.load(str(self.id)) or 0
-
 
 
 @strawberry.type
@@ -239,7 +251,7 @@ class DefinitionQuery:
             )
         if row is None:
             return None
-        runs_service.touch_in_background(info.context.db, tables.Definition, row.id)
+        access.touch_in_background(info.context.db, tables.Definition, row.id)
         return Definition.from_row(row)
 
     @strawberry.field

@@ -50,7 +50,10 @@ async def list_definitions(
 ) -> Sequence[Definition]:
     stmt = _search(_live(select(Definition), Definition), search)
     stmt = stmt.order_by(col(Definition.created_at).desc(), col(Definition.id).desc())
-    return (await session.exec(stmt.limit(paging.limit).offset(paging.offset))).all()
+    rows: Sequence[Definition] = (
+        await session.exec(stmt.limit(paging.limit).offset(paging.offset))
+    ).all()
+    return rows
 
 
 async def count_definitions(session: AsyncSession, *, search: str | None) -> int:
@@ -135,7 +138,8 @@ async def delete_definition(session: AsyncSession, definition_id: str) -> list[s
         SELECT id FROM tree
         """
     )
-    ids = list((await session.exec(tree, params={"root": definition_id})).scalars())
+    connection = await session.connection()
+    ids = list((await connection.execute(tree, {"root": definition_id})).scalars())
     await session.exec(
         sa.update(Definition)
         .where(col(Definition.id).in_(ids), col(Definition.deleted_at).is_(None))
@@ -147,7 +151,7 @@ async def delete_definition(session: AsyncSession, definition_id: str) -> list[s
 
 async def _lock_definition(session: AsyncSession, definition_id: str) -> Definition:
     stmt = _live(select(Definition).where(Definition.id == definition_id), Definition)
-    definition = (await session.exec(stmt.with_for_update())).first()
+    definition: Definition | None = (await session.exec(stmt.with_for_update())).first()
     if definition is None:
         raise NotFound.of("Definition", definition_id)
     return definition
@@ -186,13 +190,18 @@ async def list_scenarios(
     await require_definition(session, definition_id)
     stmt = _live(select(Scenario).where(Scenario.definition_id == definition_id), Scenario)
     stmt = stmt.order_by(col(Scenario.position), col(Scenario.id))
-    return (await session.exec(stmt.limit(paging.limit).offset(paging.offset))).all()
+    rows: Sequence[Scenario] = (
+        await session.exec(stmt.limit(paging.limit).offset(paging.offset))
+    ).all()
+    return rows
 
 
 async def count_scenarios(session: AsyncSession, definition_id: str) -> int:
     await require_definition(session, definition_id)
     stmt = _live(
-        select(sa.func.count()).select_from(Scenario).where(Scenario.definition_id == definition_id),
+        select(sa.func.count())
+        .select_from(Scenario)
+        .where(Scenario.definition_id == definition_id),
         Scenario,
     )
     return int((await session.exec(stmt)).one())
@@ -200,15 +209,14 @@ async def count_scenarios(session: AsyncSession, definition_id: str) -> int:
 
 async def get_scenario(session: AsyncSession, scenario_id: str) -> Scenario | None:
     stmt = _live(select(Scenario).where(Scenario.id == scenario_id), Scenario)
-    return (await session.exec(stmt)).first()
+    scenario: Scenario | None = (await session.exec(stmt)).first()
+    return scenario
 
 
 # Batch loads (DataLoaders) -----------------------------------------------------------------
 
 
-async def definitions_by_id(
-    session: AsyncSession, ids: Sequence[str]
-) -> dict[str, Definition]:
+async def definitions_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Definition]:
     """Definitions by id, soft-deleted included: runs and forks keep pointing at them."""
     rows = (await session.exec(select(Definition).where(col(Definition.id).in_(ids)))).all()
     return {row.id: row for row in rows}
@@ -235,7 +243,9 @@ async def scenario_pages(
     """One page of live scenarios for each definition, in one statement."""
     rank = (
         sa.func.row_number()
-        .over(partition_by=Scenario.definition_id, order_by=(Scenario.position, Scenario.id))
+        .over(
+            partition_by=Scenario.definition_id, order_by=(col(Scenario.position), col(Scenario.id))
+        )
         .label("rank")
     )
     inner = _live(

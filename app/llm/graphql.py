@@ -48,20 +48,21 @@ class LlmProvider:
     def balance(self) -> float | None:
         return None  # no provider exposes a balance API we call
 
+    async def _models(self, info: Info) -> list[LlmModel]:
+        loader = info.context.loaders.by_key("models_by_provider", service.models_by_provider)
+        return [LlmModel.from_row(r, self.row) for r in await loader.load(self.row.id) or []]
+
     @strawberry.field
     async def models(self, info: Info) -> list[LlmModel]:
-        rows = await info.context.loaders.by_key(
-            "models_by_provider", service.models_by_provider
-        ).load(self.row.id)
-        return [LlmModel.from_row(r, self.row) for r in rows or []]
+        return await self._models(info)
 
     @strawberry.field
     async def active_models(self, info: Info) -> list[LlmModel]:
-        return [m for m in await self.models(info) if m.status == "ACTIVE"]
+        return [m for m in await self._models(info) if m.status == "ACTIVE"]
 
     @strawberry.field
     async def default_model(self, info: Info) -> LlmModel | None:
-        return next((m for m in await self.models(info) if m.is_default), None)
+        return next((m for m in await self._models(info) if m.is_default), None)
 
 
 @strawberry.type
@@ -81,9 +82,7 @@ class LlmModel:
     provider_row: strawberry.Private[tables.LlmProvider | None]
 
     @classmethod
-    def from_row(
-        cls, row: tables.LlmModel, provider: tables.LlmProvider | None = None
-    ) -> LlmModel:
+    def from_row(cls, row: tables.LlmModel, provider: tables.LlmProvider | None = None) -> LlmModel:
         assert row.created_at is not None and row.updated_at is not None
         return cls(
             id=strawberry.ID(row.id),
@@ -94,7 +93,7 @@ class LlmModel:
             cost_output_per_million=row.cost_output_per_million,
             status=row.status,
             is_default=row.is_default,
-            api_config=row.api_config,
+            api_config=JSON(row.api_config),
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
@@ -246,7 +245,9 @@ class LlmQuery:
 @strawberry.type
 class LlmMutation:
     @strawberry.mutation
-    async def create_llm_model(self, info: Info, data: Annotated[CreateLlmModelInput, strawberry.argument(name="input")]) -> LlmModel:
+    async def create_llm_model(
+        self, info: Info, data: Annotated[CreateLlmModelInput, strawberry.argument(name="input")]
+    ) -> LlmModel:
         new = service.NewModel(
             provider_id=data.provider_id,
             model_id=data.model_id,

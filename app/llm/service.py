@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -87,7 +86,9 @@ async def list_models(
         stmt = stmt.where(or_(LlmProvider.id == provider_id, LlmProvider.name == provider_id))
     if status is not None:
         stmt = stmt.where(LlmModel.status == _valid_status(status))
-    stmt = stmt.order_by(col(LlmProvider.display_name), col(LlmModel.display_name), col(LlmModel.id))
+    stmt = stmt.order_by(
+        col(LlmProvider.display_name), col(LlmModel.display_name), col(LlmModel.id)
+    )
     rows = [(m, p) for m, p in (await session.exec(stmt)).all()]
     if available_only:
         rows = [(m, p) for m, p in rows if is_available(p)]
@@ -96,7 +97,9 @@ async def list_models(
 
 def _valid_status(status: str) -> str:
     if status not in MODEL_STATUSES:
-        raise ValidationFailed(f"Invalid status: {status}. Must be one of: {', '.join(MODEL_STATUSES)}")
+        raise ValidationFailed(
+            f"Invalid status: {status}. Must be one of: {', '.join(MODEL_STATUSES)}"
+        )
     return status
 
 
@@ -274,4 +277,3 @@ async def models_by_model_id(
     for row in (await session.exec(stmt.order_by(col(LlmModel.created_at)))).all():
         found.setdefault(row.model_id, row)
     return found
-

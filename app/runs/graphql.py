@@ -10,6 +10,7 @@ import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.scalars import JSON
 
+from app import access
 from app.definitions import service as definitions
 from app.definitions.graphql import Definition, Experiment, Tag, load_definition
 from app.graphql.args import IdArgID
@@ -200,7 +201,9 @@ class UnresolvableCount:
     by_model: list[UnresolvableByModel]
 
 
-async def _progress(session: AsyncSession, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Progress]:
+async def _progress(
+    session: AsyncSession, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], Progress]:
     found = await service.progress_by_run(session, keys)
     return {(run_id, total): found[run_id] for run_id, total in keys}
 
@@ -235,7 +238,7 @@ class Run:
             experiment_id=row.experiment_id,
             status=row.status,
             run_category=row.run_category,
-            config=row.config,
+            config=JSON(row.config),
             samples_per_scenario=row.samples_per_scenario,
             started_at=row.started_at,
             completed_at=row.completed_at,
@@ -269,10 +272,9 @@ class Run:
         assert progress is not None
         return progress
 
-    @strawberry.field(
-        description="Slot counts derived from probe results. An object, as the seed's "
-        "operations select it (ValueRank's later schema serves raw JSON here)."
-    )
+    # An object, as the seed's operations select it; ValueRank's later schema serves raw JSON
+    # here (the one deliberate difference from its current schema).
+    @strawberry.field
     async def progress(self, info: Info) -> RunProgress:
         return RunProgress.from_progress(await self._progress(info))
 
@@ -302,7 +304,7 @@ class Run:
     @strawberry.field
     async def selected_scenarios(self, info: Info) -> list[str]:
         loader = info.context.loaders.by_key(
-            "selected_scenarios", service.selected_scenarios_by_run, []
+            "selected_scenarios", service.selected_scenarios_by_run
         )
         return await loader.load(self.row.id) or []
 
@@ -319,7 +321,9 @@ class Run:
         if limit is not None:
             limit = page(limit, offset, default=limit, maximum=MAX_TRANSCRIPTS_PAGE).limit
         query = transcripts.TranscriptQuery(model_id=model_id, limit=limit, offset=offset or 0)
-        loader = info.context.loaders.with_params("transcripts_by_run", transcripts.transcripts_by_run)
+        loader = info.context.loaders.with_params(
+            "transcripts_by_run", transcripts.transcripts_by_run
+        )
         return [Transcript.from_row(r) for r in await loader.load((self.row.id, query))]
 
     @strawberry.field
@@ -384,7 +388,7 @@ class Run:
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:
-        loader = info.context.loaders.by_key("tags_by_run", service.tags_by_run, [])
+        loader = info.context.loaders.by_key("tags_by_run", service.tags_by_run)
         return [Tag.from_row(t) for t in await loader.load(self.row.id) or []]
 
     @strawberry.field
@@ -435,7 +439,7 @@ class RunQuery:
             row = await service.get_run(session, str(ident), include_deleted=bool(include_deleted))
         if row is None:
             return None
-        service.touch_in_background(info.context.db, tables.Run, row.id)
+        access.touch_in_background(info.context.db, tables.Run, row.id)
         return Run.from_row(row)
 
     @strawberry.field
@@ -453,7 +457,13 @@ class RunQuery:
         offset: int | None = None,
     ) -> list[Run]:
         where = service.RunFilter(
-            definition_id, experiment_id, status, run_category, created_after, created_before, model_id
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            created_after,
+            created_before,
+            model_id,
         )
         paging = page(limit, offset, default=20, maximum=100)
         async with info.context.db.session() as session:
@@ -473,7 +483,13 @@ class RunQuery:
         model_id: str | None = None,
     ) -> int:
         where = service.RunFilter(
-            definition_id, experiment_id, status, run_category, created_after, created_before, model_id
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            created_after,
+            created_before,
+            model_id,
         )
         async with info.context.db.session() as session:
             return await service.count_runs(session, where)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +12,6 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import Database
 from app.definitions.models import Tag
 from app.errors import ValidationFailed
 from app.paging import Page
@@ -28,8 +25,6 @@ from app.runs.models import (
     RunTag,
 )
 from app.runs.progress import ModelCounts, Progress
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +74,8 @@ async def get_run(
 
 async def list_runs(session: AsyncSession, where: RunFilter, paging: Page) -> Sequence[Run]:
     stmt = where.apply(select(Run)).order_by(col(Run.created_at).desc(), col(Run.id).desc())
-    return (await session.exec(stmt.limit(paging.limit).offset(paging.offset))).all()
+    rows: Sequence[Run] = (await session.exec(stmt.limit(paging.limit).offset(paging.offset))).all()
+    return rows
 
 
 async def count_runs(session: AsyncSession, where: RunFilter) -> int:
@@ -89,36 +85,8 @@ async def count_runs(session: AsyncSession, where: RunFilter) -> int:
 
 async def standalone_active_runs(session: AsyncSession) -> Sequence[Run]:
     stmt = RunFilter().apply(select(Run)).where(col(Run.status).in_(ACTIVE_STATUSES))
-    return (await session.exec(stmt.order_by(col(Run.created_at).desc()))).all()
-
-
-# Access tracking -------------------------------------------------------------------------
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def touch_in_background(db: Database, table: Any, row_id: str) -> None:
-    """Set `last_accessed_at` after the response, never touching `updated_at` or failing a read."""
-    task = asyncio.create_task(_touch(db, table, row_id))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-async def _touch(db: Database, table: Any, row_id: str) -> None:
-    values: dict[str, Any] = {"last_accessed_at": sa.func.now()}
-    if "updated_at" in table.__table__.c:
-        values["updated_at"] = table.updated_at  # keep it: stall detection reads updated_at
-    try:
-        async with db.transaction() as session:
-            await session.exec(sa.update(table).where(table.id == row_id).values(**values))
-    except Exception:  # access tracking must never break a read
-        log.warning("could not record access to %s %s", table.__tablename__, row_id, exc_info=True)
-
-
-async def wait_for_background_touches() -> None:
-    """Tests and shutdown: let pending access updates finish."""
-    if _background:
-        await asyncio.gather(*_background, return_exceptions=True)
+    rows: Sequence[Run] = (await session.exec(stmt.order_by(col(Run.created_at).desc()))).all()
+    return rows
 
 
 # Batch loads (DataLoaders) -----------------------------------------------------------------
@@ -232,7 +200,9 @@ async def _runs_grouped(
     )
     sub = RunFilter().apply(select(Run, rank).where(col(key).in_(ids))).subquery()
     alias = sa.orm.aliased(Run, sub)
-    stmt = select(alias).where(sub.c.rank > paging.offset, sub.c.rank <= paging.offset + paging.limit)
+    stmt = select(alias).where(
+        sub.c.rank > paging.offset, sub.c.rank <= paging.offset + paging.limit
+    )
     grouped: dict[str, list[Run]] = {i: [] for i in ids}
     for row in (await session.exec(stmt.order_by(sub.c.rank))).all():
         grouped[getattr(row, key.key)].append(row)

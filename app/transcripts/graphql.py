@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from app import access
 from app.definitions import service as definitions
 from app.definitions.graphql import Scenario
 from app.graphql.args import IdArgID
@@ -56,18 +57,18 @@ class Transcript:
             model_id=row.model_id,
             model_version=row.model_version,
             sample_index=row.sample_index,
-            definition_snapshot=row.definition_snapshot,
-            content=row.content,
+            definition_snapshot=JSON(row.definition_snapshot),
+            content=JSON(row.content),
             turn_count=row.turn_count,
             token_count=row.token_count,
             duration_ms=row.duration_ms,
             estimated_cost=row.estimated_cost,
             decision_code=row.decision_code,
             decision_text=row.decision_text,
-            decision_metadata=row.decision_metadata,
+            decision_metadata=JSON(row.decision_metadata),
             summarized_at=row.summarized_at,
             summarize_duration_ms=row.summarize_duration_ms,
-            dimension_values=row.dimension_values,
+            dimension_values=JSON(row.dimension_values),
             created_at=row.created_at,
             last_accessed_at=row.last_accessed_at,
             content_expires_at=row.content_expires_at,
@@ -102,5 +103,5 @@ class TranscriptQuery:
             row = await service.get_transcript(session, str(ident))
         if row is None:
             return None
-        runs.touch_in_background(info.context.db, tables.Transcript, row.id)
+        access.touch_in_background(info.context.db, tables.Transcript, row.id)
         return Transcript.from_row(row)

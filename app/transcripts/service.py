@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -86,23 +87,24 @@ class RunTranscriptStats:
 async def stats_by_run(
     session: AsyncSession, run_ids: Sequence[str]
 ) -> dict[str, RunTranscriptStats]:
+    columns: list[Any] = [
+        Transcript.run_id,
+        Transcript.model_id,
+        sa.func.count(),
+        sa.func.count().filter(col(Transcript.summary_status) == "SUMMARIZED"),
+        sa.func.count().filter(col(Transcript.summary_status) == "FAILED"),
+        sa.func.coalesce(sa.func.sum(Transcript.input_tokens), 0),
+        sa.func.coalesce(sa.func.sum(Transcript.output_tokens), 0),
+        sa.func.coalesce(sa.func.sum(Transcript.estimated_cost), 0.0),
+        sa.func.count().filter(col(Transcript.decision_code) == "other"),
+    ]
     stmt = (
-        select(
-            Transcript.run_id,
-            Transcript.model_id,
-            sa.func.count(),
-            sa.func.count().filter(Transcript.summary_status == "SUMMARIZED"),
-            sa.func.count().filter(Transcript.summary_status == "FAILED"),
-            sa.func.coalesce(sa.func.sum(Transcript.input_tokens), 0),
-            sa.func.coalesce(sa.func.sum(Transcript.output_tokens), 0),
-            sa.func.coalesce(sa.func.sum(Transcript.estimated_cost), 0.0),
-            sa.func.count().filter(Transcript.decision_code == "other"),
-        )
+        sa.select(*columns)
         .where(col(Transcript.run_id).in_(run_ids), _live())
         .group_by(col(Transcript.run_id), col(Transcript.model_id))
     )
     stats = {r: RunTranscriptStats() for r in run_ids}
-    rows = (await session.exec(stmt)).all()
+    rows = (await (await session.connection()).execute(stmt)).all()
     for run_id, model_id, n, done, failed, tokens_in, tokens_out, cost, other in rows:
         run = stats[run_id]
         run.count += int(n)

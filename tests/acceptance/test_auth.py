@@ -36,7 +36,9 @@ async def test_unknown_key_is_unauthenticated(app_client: httpx.AsyncClient) -> 
     assert error_codes(body) == ["UNAUTHENTICATED"]
 
 
-async def test_malformed_header_is_unauthenticated(app_client: httpx.AsyncClient, admin_key: str) -> None:
+async def test_malformed_header_is_unauthenticated(
+    app_client: httpx.AsyncClient, admin_key: str
+) -> None:
     response = await app_client.post(
         "/graphql", json={"query": PROVIDERS}, headers={"Authorization": f"Token {admin_key}"}
     )

@@ -38,20 +38,28 @@ async def model_id_of(client: httpx.AsyncClient, key: str, model_id: str) -> str
     return next(m["id"] for m in body["data"]["llmModels"] if m["modelId"] == model_id)
 
 
-async def test_create_definition_expands_scenarios(app_client: httpx.AsyncClient, admin_key: str) -> None:
+async def test_create_definition_expands_scenarios(
+    app_client: httpx.AsyncClient, admin_key: str
+) -> None:
     content = definition_content(
         dimension("stakes", "low", "high"),
         dimension("urgency", "later", "now"),
         template="Stakes [stakes], urgency [urgency].",
     )
     body = await gql(
-        app_client, CREATE_DEFINITION, {"input": {"name": "Dilemma", "content": content}}, key=admin_key
+        app_client,
+        CREATE_DEFINITION,
+        {"input": {"name": "Dilemma", "content": content}},
+        key=admin_key,
     )
     created = body["data"]["createDefinition"]
     assert (created["name"], created["version"], created["scenarioCount"]) == ("Dilemma", 1, 4)
     assert created["scenarios"][1] == {
         "name": "stakes=low, urgency=now",
-        "content": {"prompt": "Stakes low, urgency now.", "dimension_values": {"stakes": 1, "urgency": 2}},
+        "content": {
+            "prompt": "Stakes low, urgency now.",
+            "dimension_values": {"stakes": 1, "urgency": 2},
+        },
         "definitionId": created["id"],
     }
     listed = await gql(
@@ -69,7 +77,10 @@ async def test_create_definition_expands_scenarios(app_client: httpx.AsyncClient
 async def test_update_definition_reexpands_on_content_change(
     app_client: httpx.AsyncClient, admin_key: str
 ) -> None:
-    variables = {"id": DEMO_DEFINITION_ID, "input": {"content": definition_content(dimension("x", "a"))}}
+    variables = {
+        "id": DEMO_DEFINITION_ID,
+        "input": {"content": definition_content(dimension("x", "a"))},
+    }
     body = await gql(app_client, UPDATE_DEFINITION, variables, key=admin_key)
     assert body["data"]["updateDefinition"] == {
         "id": DEMO_DEFINITION_ID,
@@ -85,7 +96,13 @@ async def test_delete_definition_soft_deletes_it_and_its_forks(
     fork = await gql(
         app_client,
         CREATE_DEFINITION,
-        {"input": {"name": "Fork", "content": definition_content(), "parentId": DEMO_DEFINITION_ID}},
+        {
+            "input": {
+                "name": "Fork",
+                "content": definition_content(),
+                "parentId": DEMO_DEFINITION_ID,
+            }
+        },
         key=admin_key,
     )
     fork_id = fork["data"]["createDefinition"]["id"]
@@ -133,7 +150,10 @@ async def test_scenarios_of_unknown_definition_is_not_found(
         ("just a string", "Content must be a JSON object"),
         ({"dimensions": []}, "content.template must be a non-empty string"),
         (
-            {"template": "t", "dimensions": [{"name": "a", "levels": [{"score": 0, "label": "x"}]}]},
+            {
+                "template": "t",
+                "dimensions": [{"name": "a", "levels": [{"score": 0, "label": "x"}]}],
+            },
             "content.dimensions[0].levels[0].score must be an integer from 1 to 5",
         ),
     ],
@@ -157,10 +177,15 @@ async def test_definition_over_the_cap_is_refused_and_nothing_written(
     content = definition_content(*({"name": f"d{i}", "levels": levels} for i in range(4)))
     before = await counts(app_client, admin_key)
     body = await gql(
-        app_client, CREATE_DEFINITION, {"input": {"name": "Huge", "content": content}}, key=admin_key
+        app_client,
+        CREATE_DEFINITION,
+        {"input": {"name": "Huge", "content": content}},
+        key=admin_key,
     )
     assert error_codes(body) == ["VALIDATION_ERROR"]
-    assert body["errors"][0]["message"] == "Definition expands to 14641 scenarios; the limit is 10000"
+    assert (
+        body["errors"][0]["message"] == "Definition expands to 14641 scenarios; the limit is 10000"
+    )
     assert await counts(app_client, admin_key) == before
 
 
@@ -168,7 +193,10 @@ async def test_update_with_malformed_content_changes_nothing(
     app_client: httpx.AsyncClient, admin_key: str
 ) -> None:
     body = await gql(
-        app_client, UPDATE_DEFINITION, {"id": DEMO_DEFINITION_ID, "input": {"content": []}}, key=admin_key
+        app_client,
+        UPDATE_DEFINITION,
+        {"id": DEMO_DEFINITION_ID, "input": {"content": []}},
+        key=admin_key,
     )
     assert error_codes(body) == ["VALIDATION_ERROR"]
     after = await gql(
@@ -214,7 +242,9 @@ async def test_providers_models_and_available_models(
     assert data["llmProvider"]["defaultModel"] == {"modelId": "sim-steady"}
     assert data["llmProvider"]["balance"] is None
     assert {m["modelId"] for m in data["llmModels"]} == {"sim-steady", "sim-instant", "sim-flaky"}
-    assert all(m["isAvailable"] and m["provider"] == {"name": "simulated"} for m in data["llmModels"])
+    assert all(
+        m["isAvailable"] and m["provider"] == {"name": "simulated"} for m in data["llmModels"]
+    )
     assert {m["providerId"] for m in data["availableModels"]} == {"simulated"}
     steady = next(m for m in data["availableModels"] if m["id"] == "sim-steady")
     assert steady == {
@@ -227,7 +257,9 @@ async def test_providers_models_and_available_models(
     }
     assert not any(m["isAvailable"] for m in data["openai"])
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    again = await gql(app_client, '{ llmModels(providerId: "openai") { isAvailable } }', key=admin_key)
+    again = await gql(
+        app_client, '{ llmModels(providerId: "openai") { isAvailable } }', key=admin_key
+    )
     assert all(m["isAvailable"] for m in again["data"]["llmModels"])
 
 
@@ -248,7 +280,11 @@ async def test_model_lifecycle(app_client: httpx.AsyncClient, admin_key: str) ->
         key=admin_key,
     )
     model = created["data"]["createLlmModel"]
-    assert (model["isDefault"], model["status"], model["costOutputPerMillion"]) == (True, "ACTIVE", 3.0)
+    assert (model["isDefault"], model["status"], model["costOutputPerMillion"]) == (
+        True,
+        "ACTIVE",
+        3.0,
+    )
     steady = await model_id_of(app_client, admin_key, "sim-steady")
 
     body = await gql(
@@ -266,7 +302,14 @@ async def test_model_lifecycle(app_client: httpx.AsyncClient, admin_key: str) ->
         app_client,
         """mutation($id: String!, $input: UpdateLlmModelInput!) { updateLlmModel(id: $id, input: $input)
              { displayName costInputPerMillion apiConfig } }""",
-        {"id": model["id"], "input": {"displayName": "Renamed", "costInputPerMillion": 0, "apiConfig": {"latencyMs": 5}}},
+        {
+            "id": model["id"],
+            "input": {
+                "displayName": "Renamed",
+                "costInputPerMillion": 0,
+                "apiConfig": {"latencyMs": 5},
+            },
+        },
         key=admin_key,
     )
     assert body["data"]["updateLlmModel"] == {
@@ -285,19 +328,30 @@ async def test_model_lifecycle(app_client: httpx.AsyncClient, admin_key: str) ->
     assert deprecated["model"] == {"status": "DEPRECATED", "isDefault": False}
     assert deprecated["newDefault"]["isDefault"] is True
     refused = await gql(
-        app_client, "mutation($id: String!) { setDefaultLlmModel(id: $id) { model { id } } }", {"id": steady}, key=admin_key
+        app_client,
+        "mutation($id: String!) { setDefaultLlmModel(id: $id) { model { id } } }",
+        {"id": steady},
+        key=admin_key,
     )
     assert error_codes(refused) == ["VALIDATION_ERROR"]
     body = await gql(
-        app_client, "mutation($id: String!) { reactivateLlmModel(id: $id) { status } }", {"id": steady}, key=admin_key
+        app_client,
+        "mutation($id: String!) { reactivateLlmModel(id: $id) { status } }",
+        {"id": steady},
+        key=admin_key,
     )
     assert body["data"]["reactivateLlmModel"] == {"status": "ACTIVE"}
     new_default = await model_id_of(app_client, admin_key, deprecated["newDefault"]["modelId"])
     body = await gql(
-        app_client, "mutation($id: String!) { unsetDefaultLlmModel(id: $id) { isDefault } }", {"id": new_default}, key=admin_key
+        app_client,
+        "mutation($id: String!) { unsetDefaultLlmModel(id: $id) { isDefault } }",
+        {"id": new_default},
+        key=admin_key,
     )
     assert body["data"]["unsetDefaultLlmModel"] == {"isDefault": False}
-    provider = await gql(app_client, '{ llmProvider(id: "simulated") { defaultModel { id } } }', key=admin_key)
+    provider = await gql(
+        app_client, '{ llmProvider(id: "simulated") { defaultModel { id } } }', key=admin_key
+    )
     assert provider["data"]["llmProvider"]["defaultModel"] is None
 
 
@@ -310,7 +364,11 @@ async def test_update_provider(app_client: httpx.AsyncClient, admin_key: str) ->
         key=admin_key,
     )
     provider = body["data"]["updateLlmProvider"]
-    assert (provider["isEnabled"], provider["maxParallelRequests"], provider["requestsPerMinute"]) == (False, 3, 30)
+    assert (
+        provider["isEnabled"],
+        provider["maxParallelRequests"],
+        provider["requestsPerMinute"],
+    ) == (False, 3, 30)
     assert not any(m["isAvailable"] for m in provider["models"])
 
 
@@ -318,14 +376,30 @@ async def test_update_provider(app_client: httpx.AsyncClient, admin_key: str) ->
     ("overrides", "code", "message"),
     [
         ({"providerId": "nope"}, "NOT_FOUND", "LlmProvider not found: nope"),
-        ({"costInputPerMillion": -1}, "VALIDATION_ERROR", "costInputPerMillion must be a non-negative number"),
-        ({"costOutputPerMillion": -0.5}, "VALIDATION_ERROR", "costOutputPerMillion must be a non-negative number"),
-        ({"modelId": "sim-steady"}, "VALIDATION_ERROR", "Model sim-steady already exists for provider simulated"),
+        (
+            {"costInputPerMillion": -1},
+            "VALIDATION_ERROR",
+            "costInputPerMillion must be a non-negative number",
+        ),
+        (
+            {"costOutputPerMillion": -0.5},
+            "VALIDATION_ERROR",
+            "costOutputPerMillion must be a non-negative number",
+        ),
+        (
+            {"modelId": "sim-steady"},
+            "VALIDATION_ERROR",
+            "Model sim-steady already exists for provider simulated",
+        ),
         ({"displayName": "  "}, "VALIDATION_ERROR", "displayName must not be empty"),
     ],
 )
 async def test_bad_model_input_is_refused_and_nothing_written(
-    app_client: httpx.AsyncClient, admin_key: str, overrides: dict[str, Any], code: str, message: str
+    app_client: httpx.AsyncClient,
+    admin_key: str,
+    overrides: dict[str, Any],
+    code: str,
+    message: str,
 ) -> None:
     before = await counts(app_client, admin_key)
     model = {
@@ -345,7 +419,9 @@ async def test_bad_model_input_is_refused_and_nothing_written(
     assert error_codes(body) == [code]
     assert body["errors"][0]["message"] == message
     assert await counts(app_client, admin_key) == before
-    default = await gql(app_client, '{ llmProvider(id: "simulated") { defaultModel { modelId } } }', key=admin_key)
+    default = await gql(
+        app_client, '{ llmProvider(id: "simulated") { defaultModel { modelId } } }', key=admin_key
+    )
     assert default["data"]["llmProvider"]["defaultModel"] == {"modelId": "sim-steady"}
 
 
@@ -370,15 +446,28 @@ async def test_bad_provider_limits_are_refused(
     assert after["data"]["llmProvider"]["isEnabled"] is True
 
 
-async def test_unknown_model_ids_are_not_found(app_client: httpx.AsyncClient, admin_key: str) -> None:
-    body = await gql(app_client, 'mutation { deprecateLlmModel(id: "missing") { model { id } } }', key=admin_key)
+async def test_unknown_model_ids_are_not_found(
+    app_client: httpx.AsyncClient, admin_key: str
+) -> None:
+    body = await gql(
+        app_client, 'mutation { deprecateLlmModel(id: "missing") { model { id } } }', key=admin_key
+    )
     assert error_codes(body) == ["NOT_FOUND"]
     assert body["errors"][0]["message"] == "LlmModel not found: missing"
-    lookup = await gql(app_client, '{ llmModel(id: "missing") { id } llmProvider(id: "missing") { id } }', key=admin_key)
+    lookup = await gql(
+        app_client,
+        '{ llmModel(id: "missing") { id } llmProvider(id: "missing") { id } }',
+        key=admin_key,
+    )
     assert lookup["data"] == {"llmModel": None, "llmProvider": None}
 
 
-async def test_invalid_status_filter_is_refused(app_client: httpx.AsyncClient, admin_key: str) -> None:
+async def test_invalid_status_filter_is_refused(
+    app_client: httpx.AsyncClient, admin_key: str
+) -> None:
     body = await gql(app_client, '{ llmModels(status: "RETIRED") { id } }', key=admin_key)
     assert error_codes(body) == ["VALIDATION_ERROR"]
-    assert body["errors"][0]["message"] == "Invalid status: RETIRED. Must be one of: ACTIVE, DEPRECATED"
+    assert (
+        body["errors"][0]["message"]
+        == "Invalid status: RETIRED. Must be one of: ACTIVE, DEPRECATED"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import sqlalchemy as sa
 
+from app import access
 from app.db import Database
 from app.definitions import service as definitions
 from app.paging import Page
@@ -54,7 +55,10 @@ query($id: ID!) {
 async def _run_with_slots(db: Database) -> tuple[object, list[str]]:
     definition = await make_definition(db)
     async with db.session() as session:
-        scenario_ids = [s.id for s in await definitions.list_scenarios(session, definition.id, paging=Page(10, 0))]
+        scenario_ids = [
+            s.id
+            for s in await definitions.list_scenarios(session, definition.id, paging=Page(10, 0))
+        ]
     run = await make_run(db, definition, models=["sim-steady", "sim-instant"])
     await add_slot(db, run, scenario_ids[0], "sim-steady", decision_code="4", cost=0.002)
     await add_slot(db, run, scenario_ids[1], "sim-steady", decision_code="other", cost=0.001)
@@ -62,7 +66,9 @@ async def _run_with_slots(db: Database) -> tuple[object, list[str]]:
     return run, scenario_ids
 
 
-async def test_seed_get_run_operation(app_client: httpx.AsyncClient, admin_key: str, db: Database) -> None:
+async def test_seed_get_run_operation(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database
+) -> None:
     run, _ = await _run_with_slots(db)
     body = await gql(app_client, GET_RUN, {"id": run.id}, key=admin_key)
     assert "errors" not in body, body
@@ -76,7 +82,7 @@ async def test_seed_get_run_operation(app_client: httpx.AsyncClient, admin_key: 
 async def test_every_run_and_transcript_field_resolves(
     app_client: httpx.AsyncClient, admin_key: str, db: Database
 ) -> None:
-    run, scenario_ids = await _run_with_slots(db)
+    run, _ = await _run_with_slots(db)
     body = await gql(app_client, EVERY_RUN_FIELD, {"id": run.id}, key=admin_key)
     assert "errors" not in body, body
     data = body["data"]["run"]
@@ -85,7 +91,12 @@ async def test_every_run_and_transcript_field_resolves(
         {"modelId": "sim-instant", "completed": 0, "failed": 1},
         {"modelId": "sim-steady", "completed": 2, "failed": 0},
     ]
-    assert data["summarizeProgress"] == {"total": 2, "completed": 2, "failed": 0, "percentComplete": 100.0}
+    assert data["summarizeProgress"] == {
+        "total": 2,
+        "completed": 2,
+        "failed": 0,
+        "percentComplete": 100.0,
+    }
     assert data["transcriptCount"] == 2 and len(data["transcripts"]) == 1
     assert data["transcripts"][0]["run"] == {"id": run.id}
     assert data["failedProbes"][0]["errorCode"] == "RATE_LIMIT"
@@ -110,7 +121,9 @@ async def test_runs_list_filters_paging_and_soft_delete(
     third = await make_run(db, other, models=["gpt-4o-mini"])
     deleted = await make_run(db, definition)
     async with db.transaction() as session:
-        await session.exec(sa.text("UPDATE runs SET deleted_at = now() WHERE id = :id"), params={"id": deleted.id})
+        await session.exec(
+            sa.text("UPDATE runs SET deleted_at = now() WHERE id = :id"), params={"id": deleted.id}
+        )
     query = """query($d: String, $s: String, $c: String, $m: String, $limit: Int) {
       runs(definitionId: $d, status: $s, runCategory: $c, modelId: $m, limit: $limit) { id }
       runCount(definitionId: $d, status: $s, runCategory: $c, modelId: $m) }"""
@@ -138,7 +151,9 @@ async def test_runs_list_filters_paging_and_soft_delete(
     assert bad["errors"][0]["message"].startswith("Invalid status: DONE. Must be one of: PENDING")
 
 
-async def test_standalone_active_runs(app_client: httpx.AsyncClient, admin_key: str, db: Database) -> None:
+async def test_standalone_active_runs(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database
+) -> None:
     definition = await make_definition(db)
     active = await make_run(db, definition, status="PAUSED")
     await make_run(db, definition, status="CANCELLED")
@@ -151,14 +166,24 @@ async def test_viewing_sets_last_accessed_without_touching_updated(
 ) -> None:
     run, _ = await _run_with_slots(db)
     async with db.session() as session:
-        transcript_id = (await session.exec(sa.text("SELECT id FROM transcripts LIMIT 1"))).scalar_one()
+        transcript_id = (
+            await session.exec(sa.text("SELECT id FROM transcripts LIMIT 1"))
+        ).scalar_one()
     await gql(app_client, GET_RUN, {"id": run.id}, key=admin_key)
-    await gql(app_client, "query($id: ID!) { transcript(id: $id) { id } }", {"id": transcript_id}, key=admin_key)
-    await runs.wait_for_background_touches()
+    await gql(
+        app_client,
+        "query($id: ID!) { transcript(id: $id) { id } }",
+        {"id": transcript_id},
+        key=admin_key,
+    )
+    await access.wait_for_background_touches()
     async with db.session() as session:
         row = await runs.get_run(session, run.id)
         accessed = (
-            await session.exec(sa.text("SELECT last_accessed_at FROM transcripts WHERE id = :id"), params={"id": transcript_id})
+            await session.exec(
+                sa.text("SELECT last_accessed_at FROM transcripts WHERE id = :id"),
+                params={"id": transcript_id},
+            )
         ).scalar_one()
     assert row is not None and row.last_accessed_at is not None
     assert row.updated_at == run.updated_at

@@ -71,14 +71,18 @@ def _post(url: str, query: str, key: str | None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(url, data=json.dumps({"query": query}).encode(), headers=headers)
+    request = urllib.request.Request(
+        url, data=json.dumps({"query": query}).encode(), headers=headers
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         body: dict[str, Any] = json.loads(response.read())
     return body
 
 
 def _start(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = dict(os.environ, DATABASE_URL=database_url, PORT=str(_free_port()), DATA_DIR=str(data_dir))
+    env = dict(
+        os.environ, DATABASE_URL=database_url, PORT=str(_free_port()), DATA_DIR=str(data_dir)
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
         cwd=ROOT,
@@ -111,11 +115,19 @@ def test_serve_prints_its_lines_answers_and_reuses_data(database_url: str, tmp_p
     proc, lines = _start(database_url, tmp_path)
     try:
         assert re.match(r"^http://127\.0\.0\.1:\d+/graphql$", lines["GraphiQL"])
-        body = _post(lines["GraphiQL"], "{ llmProviders { name models { modelId status } } }", lines["API key"])
-        assert {"openai", "anthropic", "simulated"} <= {p["name"] for p in body["data"]["llmProviders"]}
+        body = _post(
+            lines["GraphiQL"],
+            "{ llmProviders { name models { modelId status } } }",
+            lines["API key"],
+        )
+        assert {"openai", "anthropic", "simulated"} <= {
+            p["name"] for p in body["data"]["llmProviders"]
+        }
         refused = _post(lines["GraphiQL"], "{ llmProviders { name } }", None)
         assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-        models_first = len(_post(lines["GraphiQL"], "{ llmModels { id } }", lines["API key"])["data"]["llmModels"])
+        models_first = len(
+            _post(lines["GraphiQL"], "{ llmModels { id } }", lines["API key"])["data"]["llmModels"]
+        )
     finally:
         assert _stop(proc) == -signal.SIGTERM
     assert (tmp_path / "admin-api-key").stat().st_mode & 0o777 == 0o600
@@ -123,7 +135,9 @@ def test_serve_prints_its_lines_answers_and_reuses_data(database_url: str, tmp_p
     again, lines_again = _start(database_url, tmp_path)
     try:
         assert lines_again["API key"] == lines["API key"]  # the same local key, no new one
-        body = _post(lines_again["GraphiQL"], "{ llmModels { id } definitionCount }", lines["API key"])
+        body = _post(
+            lines_again["GraphiQL"], "{ llmModels { id } definitionCount }", lines["API key"]
+        )
         assert len(body["data"]["llmModels"]) == models_first
         assert body["data"]["definitionCount"] == 1
     finally:

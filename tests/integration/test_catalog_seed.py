@@ -52,7 +52,9 @@ async def test_reseeding_keeps_user_edits(db: Database) -> None:
         await seed.load_demo(session)
     async with db.session() as session:
         live = await session.exec(
-            select(sa.func.count()).select_from(Definition).where(col(Definition.deleted_at).is_(None))
+            select(sa.func.count())
+            .select_from(Definition)
+            .where(col(Definition.deleted_at).is_(None))
         )
         assert live.one() == 0  # a deleted demo stays deleted
         defaults = await session.exec(select(LlmModel).where(col(LlmModel.is_default)))

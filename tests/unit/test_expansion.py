@@ -32,7 +32,10 @@ def test_placeholders_take_first_option_else_label() -> None:
         "preamble": "Be candid.",
         "followups": [{"label": "why", "prompt": "Why?"}],
         "dimensions": [
-            {"name": "stakes", "levels": [{"score": 5, "label": "high", "options": ["a lot", "x"]}]},
+            {
+                "name": "stakes",
+                "levels": [{"score": 5, "label": "high", "options": ["a lot", "x"]}],
+            },
             {"name": "urgency", "levels": [{"score": 1, "label": "tomorrow"}]},
         ],
     }
@@ -55,7 +58,9 @@ def test_cap_refuses_an_oversized_product() -> None:
     ten_levels = [{"score": 1 + i % 5, "label": f"l{i}"} for i in range(10)]
     dimensions = [{"name": f"d{i}", "levels": ten_levels} for i in range(5)]
     content = definition_content(*dimensions)
-    with pytest.raises(ValidationFailed, match=f"expands to 100000 scenarios; the limit is {MAX_SCENARIOS}"):
+    with pytest.raises(
+        ValidationFailed, match=f"expands to 100000 scenarios; the limit is {MAX_SCENARIOS}"
+    ):
         expand(content)
 
 
@@ -70,9 +75,15 @@ def test_expansion_is_deterministic() -> None:
         ([], "Content must be a JSON object"),
         ({"dimensions": []}, "content.template must be a non-empty string"),
         ({"template": "t", "dimensions": {}}, "Dimensions must be an array"),
-        ({"template": "t", "dimensions": [{"name": "a", "levels": []}]}, r"levels must be a non-empty array"),
         (
-            {"template": "t", "dimensions": [{"name": "a", "levels": [{"score": 9, "label": "x"}]}]},
+            {"template": "t", "dimensions": [{"name": "a", "levels": []}]},
+            r"levels must be a non-empty array",
+        ),
+        (
+            {
+                "template": "t",
+                "dimensions": [{"name": "a", "levels": [{"score": 9, "label": "x"}]}],
+            },
             r"score must be an integer from 1 to 5",
         ),
         (
@@ -82,6 +93,8 @@ def test_expansion_is_deterministic() -> None:
         ({"template": "t", "followups": [{"label": "x"}]}, r"followups\[0\].prompt"),
     ],
 )
-def test_malformed_content_is_refused_with_a_specific_message(content: object, message: str) -> None:
+def test_malformed_content_is_refused_with_a_specific_message(
+    content: object, message: str
+) -> None:
     with pytest.raises(ValidationFailed, match=message):
         expand(content)
