@@ -17,7 +17,7 @@ from strawberry.types import ExecutionContext
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
 from app.graphql import errors
 from app.llm.graphql import LlmMutation, LlmQuery
-from app.runs.graphql import RunQuery
+from app.runs.graphql import RunMutation, RunQuery
 from app.transcripts.graphql import TranscriptQuery
 
 
@@ -27,7 +27,7 @@ class Query(RunQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
 
 
 @strawberry.type
-class Mutation(DefinitionMutation, LlmMutation):
+class Mutation(RunMutation, DefinitionMutation, LlmMutation):
     pass
 
 

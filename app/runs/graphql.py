@@ -18,8 +18,8 @@ from app.graphql.context import Info
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
 from app.paging import page
+from app.runs import control, service, start
 from app.runs import models as tables
-from app.runs import service
 from app.runs.progress import Progress, percent_complete
 from app.transcripts import service as transcripts
 
@@ -498,3 +498,118 @@ class RunQuery:
     async def standalone_active_runs(self, info: Info) -> list[Run]:
         async with info.context.db.session() as session:
             return [Run.from_row(r) for r in await service.standalone_active_runs(session)]
+
+
+@strawberry.input
+class StartRunInput:
+    definition_id: strawberry.ID
+    models: list[str]
+    sample_percentage: int | None = None
+    sample_seed: int | None = None
+    samples_per_scenario: int | None = None
+    scenario_ids: list[strawberry.ID] | None = None
+    temperature: float | None = None
+    priority: str | None = None
+    run_category: str | None = None
+    experiment_id: strawberry.ID | None = None
+    name: str | None = None
+    max_budget_usd: float | None = None
+
+
+@strawberry.input
+class UpdateRunInput:
+    name: str | None = None
+
+
+@strawberry.type
+class StartRunPayload:
+    run: Run
+    job_count: int
+    paired_run_ids: list[str] | None = None
+
+
+@strawberry.type
+class CancelSummarizationPayload:
+    run: Run
+    cancelled_count: int
+
+
+@strawberry.type
+class RestartSummarizationPayload:
+    run: Run
+    queued_count: int
+
+
+InputArg = strawberry.argument(name="input")
+
+
+@strawberry.type
+class RunMutation:
+    @strawberry.mutation
+    async def start_run(
+        self, info: Info, data: Annotated[StartRunInput, InputArg]
+    ) -> StartRunPayload:
+        request = start.StartRunRequest(
+            definition_id=str(data.definition_id),
+            models=list(data.models),
+            sample_percentage=data.sample_percentage,
+            sample_seed=data.sample_seed,
+            samples_per_scenario=data.samples_per_scenario,
+            scenario_ids=[str(s) for s in data.scenario_ids]
+            if data.scenario_ids is not None
+            else None,
+            temperature=data.temperature,
+            priority=data.priority,
+            run_category=data.run_category,
+            experiment_id=str(data.experiment_id) if data.experiment_id else None,
+            name=data.name,
+            max_budget_usd=data.max_budget_usd,
+        )
+        async with info.context.db.transaction() as session:
+            started = await start.start_run(session, request)
+        return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
+
+    @strawberry.mutation
+    async def pause_run(self, info: Info, run_id: strawberry.ID) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.pause_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def resume_run(self, info: Info, run_id: strawberry.ID) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.resume_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def cancel_run(self, info: Info, run_id: strawberry.ID) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.cancel_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def delete_run(self, info: Info, run_id: strawberry.ID) -> bool:
+        async with info.context.db.transaction() as session:
+            return await control.delete_run(session, str(run_id))
+
+    @strawberry.mutation
+    async def update_run(
+        self, info: Info, run_id: strawberry.ID, data: Annotated[UpdateRunInput, InputArg]
+    ) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.rename_run(session, str(run_id), data.name))
+
+    @strawberry.mutation
+    async def cancel_summarization(
+        self, info: Info, run_id: strawberry.ID
+    ) -> CancelSummarizationPayload:
+        async with info.context.db.transaction() as session:
+            change = await control.cancel_summarization(session, str(run_id))
+        return CancelSummarizationPayload(
+            run=Run.from_row(change.run), cancelled_count=change.count
+        )
+
+    @strawberry.mutation
+    async def restart_summarization(
+        self, info: Info, run_id: strawberry.ID, force: bool | None = None
+    ) -> RestartSummarizationPayload:
+        async with info.context.db.transaction() as session:
+            change = await control.restart_summarization(session, str(run_id), force=bool(force))
+        return RestartSummarizationPayload(run=Run.from_row(change.run), queued_count=change.count)
