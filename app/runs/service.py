@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.definitions.models import Tag
+from app.definitions.models import Definition, DefinitionTag, Tag
 from app.errors import ValidationFailed
 from app.paging import Page
 from app.runs.models import (
@@ -26,6 +26,10 @@ from app.runs.models import (
 )
 from app.runs.progress import ModelCounts, Progress
 
+RUN_TYPES = ("ALL", "SURVEY", "NON_SURVEY")
+# ValueRank marks survey definitions by this name prefix.
+SURVEY_PREFIX = "[Survey]"
+
 
 @dataclass(frozen=True, slots=True)
 class RunFilter:
@@ -36,9 +40,26 @@ class RunFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     model_id: str | None = None
+    definition_tag_ids: tuple[str, ...] = ()
+    run_type: str | None = None
+    # No analyses are computed here, so asking for runs that have one matches nothing.
+    has_analysis: bool | None = None
+    analysis_status: str | None = None
 
     def apply(self, stmt: Any) -> Any:
         stmt = stmt.where(col(Run.deleted_at).is_(None))
+        if self.has_analysis or self.analysis_status is not None:
+            stmt = stmt.where(sa.false())
+        if self.definition_tag_ids:
+            tagged = select(DefinitionTag.definition_id).where(
+                col(DefinitionTag.tag_id).in_(self.definition_tag_ids)
+            )
+            stmt = stmt.where(col(Run.definition_id).in_(tagged))
+        run_type = _one_of(self.run_type or "ALL", RUN_TYPES, "runType")
+        if run_type != "ALL":
+            surveys = select(Definition.id).where(col(Definition.name).startswith(SURVEY_PREFIX))
+            in_surveys = col(Run.definition_id).in_(surveys)
+            stmt = stmt.where(in_surveys if run_type == "SURVEY" else ~in_surveys)
         if self.definition_id is not None:
             stmt = stmt.where(Run.definition_id == self.definition_id)
         if self.experiment_id is not None:

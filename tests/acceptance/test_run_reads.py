@@ -214,3 +214,38 @@ async def test_list_statements_do_not_grow_with_rows(
 async def runs_total(client: httpx.AsyncClient, key: str) -> int:
     body = await gql(client, "{ runCount }", key=key)
     return int(body["data"]["runCount"])
+
+
+async def test_valuerank_run_filters(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database
+) -> None:
+    survey = await make_definition(db, name="[Survey] values")
+    plain = await make_definition(db, name="plain")
+    survey_run = await make_run(db, survey)
+    plain_run = await make_run(db, plain)
+    async with db.transaction() as session:
+        await session.exec(sa.text("INSERT INTO tags (id, name) VALUES ('t1', 'ethics')"))
+        await session.exec(
+            sa.text("INSERT INTO definition_tags (definition_id, tag_id) VALUES (:d, 't1')"),
+            params={"d": plain.id},
+        )
+    query = """query($t: String, $tags: [ID!], $h: Boolean, $a: String) {
+      runs(runType: $t, definitionTagIds: $tags, hasAnalysis: $h, analysisStatus: $a) { id }
+      runCount(runType: $t, definitionTagIds: $tags, hasAnalysis: $h, analysisStatus: $a) }"""
+
+    async def ids(**variables: object) -> list[str]:
+        body = await gql(app_client, query, variables, key=admin_key)
+        assert body["data"]["runCount"] == len(body["data"]["runs"])
+        return [r["id"] for r in body["data"]["runs"]]
+
+    assert await ids(t="SURVEY") == [survey_run.id]
+    assert await ids(t="NON_SURVEY") == [plain_run.id]
+    assert await ids(t="ALL") == [plain_run.id, survey_run.id]
+    assert await ids(tags=["t1"]) == [plain_run.id]
+    assert await ids(h=True) == [] and await ids(a="CURRENT") == []
+    assert len(await ids(h=False)) == 2
+    bad = await gql(app_client, '{ runs(runType: "OTHER") { id } }', key=admin_key)
+    assert (
+        bad["errors"][0]["message"]
+        == "Invalid runType: OTHER. Must be one of: ALL, SURVEY, NON_SURVEY"
+    )
