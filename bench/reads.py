@@ -1,0 +1,111 @@
+"""Reads through the HTTP endpoint: the seed's GetRun on a run with 1,000 transcripts, and
+`runs(limit: 100)`, beside graphql-core's bare execution of the same already-loaded data (the
+limit), with the SQL statements per request. Target: <= 1.2x, statements constant."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import graphql
+import sqlalchemy as sa
+
+from bench._support import fresh_database, report, served
+
+GET_RUN = """query GetRun($id: ID!) { run(id: $id) { id status definition { id name } config
+  progress { total completed failed } transcripts { id modelId decisionCode decisionText }
+  createdAt startedAt completedAt } }"""
+LIST_RUNS = """query ListRuns { runs(limit: 100) { id status definition { id name }
+  progress { total completed failed } createdAt } }"""
+ROUNDS = 30
+
+FILL = """
+INSERT INTO runs (id, definition_id, status, config, total_slots, created_at)
+SELECT 'run-' || g, :d, 'COMPLETED', jsonb_build_object('models', jsonb_build_array('sim-steady')),
+       1000, now() - make_interval(secs => g)
+FROM generate_series(1, 100) g;
+INSERT INTO transcripts (id, run_id, scenario_id, model_id, sample_index, content, turn_count,
+                         token_count, duration_ms, decision_code, decision_text, summary_status)
+SELECT 't-' || g, 'run-1', (SELECT id FROM scenarios WHERE definition_id = :d LIMIT 1),
+       'sim-steady', g, '{"messages": []}', 1, 30, 5, '4', 'Reports it at once.', 'SUMMARIZED'
+FROM generate_series(1, 1000) g;
+INSERT INTO probe_results (id, run_id, scenario_id, model_id, sample_index, status, transcript_id)
+SELECT 'p-' || g, 'run-1', (SELECT id FROM scenarios WHERE definition_id = :d LIMIT 1),
+       'sim-steady', g, 'SUCCESS', 't-' || g
+FROM generate_series(1, 1000) g;
+"""
+
+
+async def measure_http(
+    client: Any, key: str, query: str, variables: dict[str, Any]
+) -> tuple[float, Any]:
+    headers = {"Authorization": f"Bearer {key}"}
+    times = []
+    body: Any = None
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        body = response.json()
+        times.append(time.perf_counter() - start)
+    assert not body.get("errors"), body
+    return statistics.median(times), body["data"]
+
+
+def measure_bare(query: str, variables: dict[str, Any], data: Any) -> float:
+    schema = graphql.build_schema(Path("schema.graphql").read_text())
+    document = graphql.parse(query)
+    times = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        result = graphql.execute(schema, document, root_value=data, variable_values=variables)
+        times.append(time.perf_counter() - start)
+    assert not result.errors, result.errors
+    return statistics.median(times)
+
+
+async def run() -> None:
+    with fresh_database() as url:
+        async with served(url) as (app, client, key):
+            db = app.state.runtime.db
+            async with db.transaction() as session:
+                connection = await session.connection()
+                for statement in FILL.strip().split(";\n"):
+                    if statement.strip():
+                        await connection.execute(
+                            sa.text(statement), {"d": "demo-definition-honesty"}
+                        )
+            counter = {"n": 0}
+
+            def seen(*_: Any) -> None:
+                counter["n"] += 1
+
+            sa.event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+            for name, query, variables in [
+                ("GetRun, 1,000 transcripts", GET_RUN, {"id": "run-1"}),
+                ("runs(limit: 100)", LIST_RUNS, {}),
+            ]:
+                before = counter["n"]
+                ours, data = await measure_http(client, key, query, variables)
+                statements = (counter["n"] - before) / ROUNDS
+                bare = measure_bare(query, variables, data)
+                report(
+                    name,
+                    ours * 1000,
+                    bare * 1000,
+                    "ms",
+                    "<= 1.2x",
+                    f"{statements:.0f} SQL statements/request",
+                )
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
