@@ -429,6 +429,35 @@ class Run:
         return UnresolvableCount(total=stats.unresolvable, by_model=by_model)
 
 
+def _run_filter(
+    definition_id: str | None,
+    experiment_id: str | None,
+    status: str | None,
+    run_category: str | None,
+    definition_tag_ids: list[strawberry.ID] | None,
+    run_type: str | None,
+    has_analysis: bool | None,
+    analysis_status: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    model_id: str | None,
+) -> service.RunFilter:
+    """`runs` and `runCount` take the same filters (ValueRank's, plus ours)."""
+    return service.RunFilter(
+        definition_id=definition_id,
+        experiment_id=experiment_id,
+        status=status,
+        run_category=run_category,
+        created_after=created_after,
+        created_before=created_before,
+        model_id=model_id,
+        definition_tag_ids=tuple(str(t) for t in definition_tag_ids or ()),
+        run_type=run_type,
+        has_analysis=has_analysis,
+        analysis_status=analysis_status,
+    )
+
+
 @strawberry.type
 class RunQuery:
     @strawberry.field
@@ -460,18 +489,18 @@ class RunQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[Run]:
-        where = service.RunFilter(
-            definition_id=definition_id,
-            experiment_id=experiment_id,
-            status=status,
-            run_category=run_category,
-            created_after=created_after,
-            created_before=created_before,
-            model_id=model_id,
-            definition_tag_ids=tuple(str(t) for t in definition_tag_ids or ()),
-            run_type=run_type,
-            has_analysis=has_analysis,
-            analysis_status=analysis_status,
+        where = _run_filter(
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            definition_tag_ids,
+            run_type,
+            has_analysis,
+            analysis_status,
+            created_after,
+            created_before,
+            model_id,
         )
         paging = page(limit, offset, default=20, maximum=100)
         async with info.context.db.session() as session:
@@ -494,18 +523,18 @@ class RunQuery:
         created_before: datetime | None = None,
         model_id: str | None = None,
     ) -> int:
-        where = service.RunFilter(
-            definition_id=definition_id,
-            experiment_id=experiment_id,
-            status=status,
-            run_category=run_category,
-            created_after=created_after,
-            created_before=created_before,
-            model_id=model_id,
-            definition_tag_ids=tuple(str(t) for t in definition_tag_ids or ()),
-            run_type=run_type,
-            has_analysis=has_analysis,
-            analysis_status=analysis_status,
+        where = _run_filter(
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            definition_tag_ids,
+            run_type,
+            has_analysis,
+            analysis_status,
+            created_after,
+            created_before,
+            model_id,
         )
         async with info.context.db.session() as session:
             return await service.count_runs(session, where)
