@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import check_in, created_at_field, id_field, timestamp_field
-from app.errors import ValidationFailed
+from app.errors import require_one_of
 
 ROLES = ("ADMIN", "VIEWER")
 KEY_PREFIX = "vrk_"
@@ -53,8 +53,7 @@ def hash_key(raw: str) -> str:
 async def create_api_key(session: AsyncSession, *, role: str, name: str) -> tuple[ApiKey, str]:
     """Create a key; the raw key is returned here and never again."""
     role = role.upper()
-    if role not in ROLES:
-        raise ValidationFailed(f"Invalid role: {role}. Must be one of: {', '.join(ROLES)}")
+    require_one_of(role, ROLES, "role")
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=name, role=role, key_hash=hash_key(raw), key_hint=raw[:10])
     session.add(row)

@@ -47,6 +47,13 @@ class ValidationFailed(DomainError):
     code = "VALIDATION_ERROR"
 
 
+def require_one_of(value: str, allowed: tuple[str, ...], name: str) -> str:
+    """`value` when it is one of `allowed`, else `Invalid <name>: <value>. Must be one of: ...`."""
+    if value not in allowed:
+        raise ValidationFailed(f"Invalid {name}: {value}. Must be one of: {', '.join(allowed)}")
+    return value
+
+
 class RunStateError(DomainError):
     """The run is not in a state that allows this."""
 

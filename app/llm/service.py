@@ -10,7 +10,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import now
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import credentials
 from app.llm.models import MODEL_STATUSES, LlmModel, LlmProvider
 from app.paging import Page
@@ -85,7 +85,7 @@ async def list_models(
     if provider_id is not None:
         stmt = stmt.where(or_(LlmProvider.id == provider_id, LlmProvider.name == provider_id))
     if status is not None:
-        stmt = stmt.where(LlmModel.status == _valid_status(status))
+        stmt = stmt.where(LlmModel.status == require_one_of(status, MODEL_STATUSES, "status"))
     stmt = stmt.order_by(
         col(LlmProvider.display_name), col(LlmModel.display_name), col(LlmModel.id)
     )
@@ -93,14 +93,6 @@ async def list_models(
     if available_only:
         rows = [(m, p) for m, p in rows if is_available(p)]
     return rows[paging.offset : paging.offset + paging.limit]
-
-
-def _valid_status(status: str) -> str:
-    if status not in MODEL_STATUSES:
-        raise ValidationFailed(
-            f"Invalid status: {status}. Must be one of: {', '.join(MODEL_STATUSES)}"
-        )
-    return status
 
 
 async def get_model(session: AsyncSession, model_id: str) -> LlmModel | None:
@@ -247,6 +239,20 @@ async def _save(session: AsyncSession, model: LlmModel) -> LlmModel:
 
 
 # Batch loads (DataLoaders) -----------------------------------------------------------------
+
+
+async def catalog_entries(
+    session: AsyncSession, model_ids: Sequence[str]
+) -> list[tuple[str, str, str, bool]]:
+    """(model id, status, provider name, provider enabled) for the given API model ids, oldest
+    catalog row first (a model id may exist under more than one provider)."""
+    stmt = (
+        select(LlmModel.model_id, LlmModel.status, LlmProvider.name, LlmProvider.is_enabled)
+        .join(LlmProvider, col(LlmProvider.id) == col(LlmModel.provider_id))
+        .where(col(LlmModel.model_id).in_(model_ids))
+        .order_by(col(LlmModel.created_at))
+    )
+    return [tuple(row) for row in (await session.exec(stmt)).all()]  # type: ignore[misc]
 
 
 async def providers_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, LlmProvider]:

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import queue
 from app.errors import NotFound, RunStateError
-from app.llm.models import LlmModel, LlmProvider
+from app.llm import service as llm
 from app.runs.models import Run
 from app.transcripts.models import Transcript
 
@@ -73,14 +73,8 @@ async def resume_run(session: AsyncSession, run_id: str) -> Run:
 async def requeue_open_slots(session: AsyncSession, run: Run) -> int:
     """Queue every slot of the run with no terminal result and no live job, with its config."""
     config = run.config
-    stmt = (
-        select(LlmModel.model_id, LlmProvider.name)
-        .join(LlmProvider, col(LlmProvider.id) == col(LlmModel.provider_id))
-        .where(col(LlmModel.model_id).in_(config["models"]))
-        .order_by(col(LlmModel.created_at))
-    )
     providers: dict[str, str] = {}
-    for model_id, provider in (await session.exec(stmt)).all():
+    for model_id, _, provider, _ in await llm.catalog_entries(session, config["models"]):
         providers.setdefault(model_id, provider)
     return await queue.defer_slots(
         session,

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.definitions.models import Definition, DefinitionTag, Tag
-from app.errors import ValidationFailed
+from app.errors import require_one_of
 from app.paging import Page
 from app.runs.models import (
     ACTIVE_STATUSES,
@@ -55,7 +55,7 @@ class RunFilter:
                 col(DefinitionTag.tag_id).in_(self.definition_tag_ids)
             )
             stmt = stmt.where(col(Run.definition_id).in_(tagged))
-        run_type = _one_of(self.run_type or "ALL", RUN_TYPES, "runType")
+        run_type = require_one_of(self.run_type or "ALL", RUN_TYPES, "runType")
         if run_type != "ALL":
             surveys = select(Definition.id).where(col(Definition.name).startswith(SURVEY_PREFIX))
             in_surveys = col(Run.definition_id).in_(surveys)
@@ -65,9 +65,9 @@ class RunFilter:
         if self.experiment_id is not None:
             stmt = stmt.where(Run.experiment_id == self.experiment_id)
         if self.status is not None:
-            stmt = stmt.where(Run.status == _one_of(self.status, RUN_STATUSES, "status"))
+            stmt = stmt.where(Run.status == require_one_of(self.status, RUN_STATUSES, "status"))
         if self.run_category is not None:
-            category = _one_of(self.run_category, RUN_CATEGORIES, "runCategory")
+            category = require_one_of(self.run_category, RUN_CATEGORIES, "runCategory")
             stmt = stmt.where(Run.run_category == category)
         if self.created_after is not None:
             stmt = stmt.where(col(Run.created_at) > self.created_after)
@@ -76,12 +76,6 @@ class RunFilter:
         if self.model_id is not None:
             stmt = stmt.where(col(Run.config)["models"].contains([self.model_id]))
         return stmt
-
-
-def _one_of(value: str, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise ValidationFailed(f"Invalid {name}: {value}. Must be one of: {', '.join(allowed)}")
-    return value
 
 
 async def get_run(

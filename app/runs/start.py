@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import queue
 from app.definitions import service as definitions
 from app.definitions.models import Experiment, Scenario
-from app.errors import NotFound, ValidationFailed
-from app.llm.models import LlmModel, LlmProvider
+from app.errors import NotFound, ValidationFailed, require_one_of
+from app.llm import service as llm
 from app.runs import sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
@@ -55,10 +55,8 @@ def validate_options(request: StartRunRequest) -> None:
     temperature = request.temperature
     if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 2):
         raise ValidationFailed("temperature must be between 0 and 2")
-    if request.priority is not None and request.priority not in PRIORITIES:
-        raise ValidationFailed(
-            f"Invalid priority: {request.priority}. Must be one of: {', '.join(PRIORITIES)}"
-        )
+    if request.priority is not None:
+        require_one_of(request.priority, PRIORITIES, "priority")
     if request.run_category is not None and request.run_category not in RUN_CATEGORIES:
         raise ValidationFailed(
             "Invalid runCategory. Expected PILOT, PRODUCTION, REPLICATION, VALIDATION, "
@@ -76,15 +74,9 @@ def validate_options(request: StartRunRequest) -> None:
 async def resolve_models(session: AsyncSession, model_ids: list[str]) -> list[tuple[str, str]]:
     """(model id, provider name) for each requested model; refuses unknown, deprecated and
     disabled ones, naming them."""
-    stmt = (
-        select(LlmModel.model_id, LlmModel.status, LlmProvider.name, LlmProvider.is_enabled)
-        .join(LlmProvider, col(LlmProvider.id) == col(LlmModel.provider_id))
-        .where(col(LlmModel.model_id).in_(model_ids))
-        .order_by(col(LlmModel.created_at))
-    )
     usable: dict[str, str] = {}
     disabled: dict[str, str] = {}
-    for model_id, status, provider, enabled in (await session.exec(stmt)).all():
+    for model_id, status, provider, enabled in await llm.catalog_entries(session, model_ids):
         if status != "ACTIVE":
             continue
         if enabled:
