@@ -1,9 +1,14 @@
-"""Access tracking: `last_accessed_at` is set after a read, off the request's path."""
+"""Access tracking: `last_accessed_at` is set after a read, off the request's path.
+
+It is accurate to `DEBOUNCE_SECONDS`: a row read again within that time in the same process is
+not written again, so a dashboard polling one run does not turn every read into a write.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,11 +17,22 @@ from app.db import Database
 
 log = logging.getLogger(__name__)
 
+DEBOUNCE_SECONDS = 60.0
+_REMEMBERED = 10_000
+
 _background: set[asyncio.Task[None]] = set()
+_last_touch: dict[tuple[str, str, str], float] = {}
 
 
 def touch_in_background(db: Database, table: Any, row_id: str) -> None:
     """Set `last_accessed_at` after the response, never touching `updated_at` or failing a read."""
+    key = (db.url, table.__tablename__, row_id)
+    now = time.monotonic()
+    if now - _last_touch.get(key, -DEBOUNCE_SECONDS) < DEBOUNCE_SECONDS:
+        return
+    if len(_last_touch) >= _REMEMBERED:
+        _last_touch.clear()
+    _last_touch[key] = now
     task = asyncio.create_task(_touch(db, table, row_id))
     _background.add(task)
     task.add_done_callback(_background.discard)

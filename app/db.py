@@ -95,6 +95,10 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
 
+    def new_session(self) -> AsyncSession:
+        """A session the caller closes (see `RequestSession`)."""
+        return self._sessions()
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit: rolled back at the end."""

@@ -48,20 +48,30 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.settings = settings
 
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if isinstance(request, WebSocket):
+            return await super().run(request)
+        context = await self.get_context(request)
+        try:
+            return await super().run(request, context=context)
+        finally:
+            await context.close()
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
-        viewer = None
-        token = auth.bearer_token(request.headers.get("authorization"))
-        if token is not None:
-            async with runtime.db.session() as session:
-                viewer = await auth.authenticate(session, token)
-        return Context(
+        context = Context(
             db=runtime.db,
             settings=self.settings,
-            viewer=viewer,
+            viewer=None,
             request=request,
             response=response,
+            shared_session=not isinstance(request, WebSocket),
         )
+        token = auth.bearer_token(request.headers.get("authorization"))
+        if token is not None:
+            async with context.reader.use() as session:
+                context.viewer = await auth.authenticate(session, token)
+        return context
 
 
 async def prepare(settings: Settings, database_url: str | None = None) -> Runtime:

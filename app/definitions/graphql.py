@@ -100,6 +100,10 @@ class Definition:
             row=row,
         )
 
+    @classmethod
+    def from_row_or_none(cls, row: tables.Definition | None) -> Definition | None:
+        return cls.from_row(row) if row is not None else None
+
     async def _parent(self, info: Info) -> Definition | None:
         if self.row.parent_id is None:
             return None
@@ -245,7 +249,7 @@ class DefinitionQuery:
     async def definition(
         self, info: Info, ident: IdArgID, include_deleted: bool | None = None
     ) -> Definition | None:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             row = await service.get_definition(
                 session, str(ident), include_deleted=bool(include_deleted)
             )
@@ -263,18 +267,18 @@ class DefinitionQuery:
         offset: int | None = None,
     ) -> list[Definition]:
         paging = page(limit, offset, default=50, maximum=100)
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             rows = await service.list_definitions(session, search=search, paging=paging)
         return [Definition.from_row(r) for r in rows]
 
     @strawberry.field
     async def definition_count(self, info: Info, search: str | None = None) -> int:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             return await service.count_definitions(session, search=search)
 
     @strawberry.field
     async def scenario(self, info: Info, ident: IdArgID) -> Scenario | None:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             row = await service.get_scenario(session, str(ident))
         return Scenario.from_row(row) if row else None
 
@@ -287,13 +291,13 @@ class DefinitionQuery:
         offset: int | None = None,
     ) -> list[Scenario]:
         paging = page(limit, offset, default=50, maximum=100)
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             rows = await service.list_scenarios(session, str(definition_id), paging=paging)
         return [Scenario.from_row(r) for r in rows]
 
     @strawberry.field
     async def scenario_count(self, info: Info, definition_id: strawberry.ID) -> int:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             return await service.count_scenarios(session, str(definition_id))
 
 

@@ -2,16 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import Viewer
 from app.config import Settings
 from app.db import Database
 from app.graphql.loaders import Loaders
+
+
+class RequestSession:
+    """The database session a request's resolvers and loaders share, one at a time.
+
+    A request's loaders fire concurrently; giving each batch its own pooled connection costs
+    a checkout, a liveness ping and a rollback per batch, more than the query itself. One
+    session per request, handed out under a lock, costs those once. A websocket connection
+    lives for hours, so there (`shared=False`) each use gets its own short session instead.
+
+    Never await a loader while holding `use()`: the loader needs the same lock.
+    """
+
+    def __init__(self, db: Database, *, shared: bool = True) -> None:
+        self._db = db
+        self._shared = shared
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncSession]:
+        if not self._shared:
+            async with self._db.session() as session:
+                yield session
+            return
+        async with self._lock:
+            if self._session is None:
+                self._session = self._db.new_session()
+            yield self._session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
 
 @dataclass
@@ -22,10 +60,16 @@ class Context:
     request: Any = None
     response: Any = None
     request_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    shared_session: bool = True
+    reader: RequestSession = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db)
+        self.reader = RequestSession(self.db, shared=self.shared_session)
+        self.loaders = Loaders(self.reader)
+
+    async def close(self) -> None:
+        await self.reader.close()
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

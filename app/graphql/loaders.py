@@ -6,18 +6,21 @@ filters): keys sharing the same params are fetched together.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from app.db import Database
+if TYPE_CHECKING:
+    from app.graphql.context import RequestSession
 
 K = TypeVar("K", bound=Hashable)
 P = TypeVar("P", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
 
 Fetch = Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]
 FetchWith = Callable[[AsyncSession, Sequence[K], P], Awaitable[dict[K, V]]]
@@ -26,8 +29,8 @@ FetchWith = Callable[[AsyncSession, Sequence[K], P], Awaitable[dict[K, V]]]
 class Loaders:
     """Created per request (per operation over a websocket); caches only for that lifetime."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, reader: RequestSession) -> None:
+        self._reader = reader
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     def by_key(self, name: str, fetch: Fetch[K, V], default: V | None = None) -> DataLoader[K, V]:
@@ -35,7 +38,7 @@ class Loaders:
         if name not in self._loaders:
 
             async def load(keys: list[K]) -> list[V | None]:
-                async with self._db.session() as session:
+                async with self._reader.use() as session:
                     found = await fetch(session, keys)
                 return [found.get(k, default) for k in keys]
 
@@ -51,7 +54,7 @@ class Loaders:
                 for key, params in keys:
                     groups[params].append(key)
                 results: dict[tuple[K, P], V] = {}
-                async with self._db.session() as session:
+                async with self._reader.use() as session:
                     for params, ids in groups.items():
                         found = await fetch(session, list(dict.fromkeys(ids)), params)
                         results.update({(k, params): v for k, v in found.items()})
@@ -59,3 +62,18 @@ class Loaders:
 
             self._loaders[name] = DataLoader(load_fn=load)
         return self._loaders[name]
+
+
+def now_or_later(loaded: Awaitable[V], convert: Callable[[V], R]) -> R | Awaitable[R]:
+    """`convert(value)` at once when the loader already holds the value, else an awaitable.
+
+    A list resolver that looks ahead primes the loaders for all its rows in one batch; the
+    fields below it then resolve synchronously instead of scheduling a task per row.
+    """
+    if isinstance(loaded, asyncio.Future) and loaded.done() and loaded.exception() is None:
+        return convert(loaded.result())
+
+    async def later() -> R:
+        return convert(await loaded)
+
+    return later()

@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
@@ -16,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
 from app.graphql import errors
+from app.graphql.executor import BasicFieldsExecutionContext
 from app.llm.graphql import LlmMutation, LlmQuery
 from app.runs.graphql import RunMutation, RunQuery
 from app.transcripts.graphql import TranscriptQuery
@@ -41,12 +43,16 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(*, max_depth: int = 12, max_tokens: int = 5000) -> Schema:
+    # One rule class for the schema's lifetime: ValidationCache keys on the rules, and
+    # QueryDepthLimiter builds a new class per request, which would defeat the cache.
+    depth_rule = QueryDepthLimiter(max_depth=max_depth).validation_rules[0]
     return Schema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=BasicFieldsExecutionContext,
         extensions=[
             errors.RequireApiKey,
-            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: AddValidationRules([depth_rule]),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

@@ -175,13 +175,13 @@ class LlmQuery:
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[LlmProvider]:
         paging = page(limit, offset, default=UNBOUNDED, maximum=UNBOUNDED)
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             rows = await service.list_providers(session, paging)
         return [LlmProvider.from_row(r) for r in rows]
 
     @strawberry.field
     async def llm_provider(self, info: Info, ident: IdArg) -> LlmProvider | None:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             row = await service.get_provider(session, ident)
         return LlmProvider.from_row(row) if row else None
 
@@ -196,7 +196,7 @@ class LlmQuery:
         offset: int | None = None,
     ) -> list[LlmModel]:
         paging = page(limit, offset, default=UNBOUNDED, maximum=UNBOUNDED)
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             rows = await service.list_models(
                 session,
                 provider_id=provider_id,
@@ -208,7 +208,7 @@ class LlmQuery:
 
     @strawberry.field
     async def llm_model(self, info: Info, ident: IdArg) -> LlmModel | None:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             return _model_or_none(await service.get_model(session, ident))
 
     @strawberry.field
@@ -220,7 +220,7 @@ class LlmQuery:
         offset: int | None = None,
     ) -> list[AvailableModel]:
         paging = page(limit, offset, default=50, maximum=100)
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             rows = await service.list_models(
                 session,
                 provider_id=None,

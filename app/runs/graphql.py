@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from app import access
 from app.definitions import service as definitions
-from app.definitions.graphql import Definition, Experiment, Tag, load_definition
+from app.definitions.graphql import Definition, Experiment, Tag
+from app.definitions.models import Definition as DefinitionRow
 from app.graphql.args import IdArgID
 from app.graphql.context import Info
+from app.graphql.loaders import now_or_later
+from app.graphql.selection import child_field_names
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
 from app.paging import page
@@ -208,6 +213,14 @@ async def _progress(
     return {(run_id, total): found[run_id] for run_id, total in keys}
 
 
+def _progress_loader(info: Info) -> DataLoader[tuple[str, int], Progress]:
+    return info.context.loaders.by_key("progress_by_run", _progress)
+
+
+def _definitions(info: Info) -> DataLoader[str, DefinitionRow]:
+    return info.context.loaders.by_key("definitions_by_id", definitions.definitions_by_id)
+
+
 @strawberry.type
 class Run:
     id: strawberry.ID
@@ -253,10 +266,25 @@ class Run:
     def definition_snapshot(self) -> JSON | None:
         return self.row.config.get("definitionSnapshot")
 
-    @strawberry.field
-    async def definition(self, info: Info) -> Definition | None:
-        row = await load_definition(info, self.row.definition_id)
-        return Definition.from_row(row) if row else None
+    @staticmethod
+    async def prefetch(info: Info, runs: Sequence[Run]) -> None:
+        """Prime the loaders behind the selected per-run fields, so they resolve at once."""
+        if not runs:
+            return
+        selected = child_field_names(info)
+        batches: list[Awaitable[Any]] = []
+        if "definition" in selected:
+            batches.append(_definitions(info).load_many([r.row.definition_id for r in runs]))
+        if selected & {"progress", "runProgress"}:
+            batches.append(_progress_loader(info).load_many([r._progress_key for r in runs]))
+        await asyncio.gather(*batches)
+
+    # graphql_type: these return the value at once when prefetched, else an awaitable.
+    @strawberry.field(graphql_type=Definition | None)  # type: ignore[untyped-decorator]
+    def definition(self, info: Info) -> Definition | Awaitable[Definition | None] | None:
+        return now_or_later(
+            _definitions(info).load(self.row.definition_id), Definition.from_row_or_none
+        )
 
     @strawberry.field
     async def experiment(self, info: Info) -> Experiment | None:
@@ -266,21 +294,23 @@ class Run:
         row = await loader.load(self.row.experiment_id)
         return Experiment.from_row(row) if row else None
 
-    async def _progress(self, info: Info) -> Progress:
-        loader = info.context.loaders.by_key("progress_by_run", _progress)
-        progress = await loader.load((self.row.id, self.row.total_slots))
-        assert progress is not None
-        return progress
+    @property
+    def _progress_key(self) -> tuple[str, int]:
+        return (self.row.id, self.row.total_slots)
 
     # An object, as the seed's operations select it; ValueRank's later schema serves raw JSON
     # here (the one deliberate difference from its current schema).
-    @strawberry.field
-    async def progress(self, info: Info) -> RunProgress:
-        return RunProgress.from_progress(await self._progress(info))
+    @strawberry.field(graphql_type=RunProgress)  # type: ignore[untyped-decorator]
+    def progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        return now_or_later(
+            _progress_loader(info).load(self._progress_key), RunProgress.from_progress
+        )
 
-    @strawberry.field
-    async def run_progress(self, info: Info) -> RunProgress | None:
-        return RunProgress.from_progress(await self._progress(info))
+    @strawberry.field(graphql_type=RunProgress | None)  # type: ignore[untyped-decorator]
+    def run_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        return now_or_later(
+            _progress_loader(info).load(self._progress_key), RunProgress.from_progress
+        )
 
     async def _stats(self, info: Info) -> transcripts.RunTranscriptStats:
         loader = info.context.loaders.by_key("transcript_stats", transcripts.stats_by_run)
@@ -320,11 +350,16 @@ class Run:
 
         if limit is not None:
             limit = page(limit, offset, default=limit, maximum=MAX_TRANSCRIPTS_PAGE).limit
-        query = transcripts.TranscriptQuery(model_id=model_id, limit=limit, offset=offset or 0)
+        query = transcripts.TranscriptQuery(
+            model_id=model_id,
+            limit=limit,
+            offset=offset or 0,
+            columns=Transcript.columns_for(child_field_names(info)),
+        )
         loader = info.context.loaders.with_params(
             "transcripts_by_run", transcripts.transcripts_by_run
         )
-        return [Transcript.from_row(r) for r in await loader.load((self.row.id, query))]
+        return [Transcript.from_values(v) for v in await loader.load((self.row.id, query))]
 
     @strawberry.field
     async def transcript_count(self, info: Info) -> int:
@@ -464,7 +499,7 @@ class RunQuery:
     async def run(
         self, info: Info, ident: IdArgID, include_deleted: bool | None = None
     ) -> Run | None:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             row = await service.get_run(session, str(ident), include_deleted=bool(include_deleted))
         if row is None:
             return None
@@ -503,9 +538,11 @@ class RunQuery:
             model_id,
         )
         paging = page(limit, offset, default=20, maximum=100)
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             rows = await service.list_runs(session, where, paging)
-        return [Run.from_row(r) for r in rows]
+        runs = [Run.from_row(r) for r in rows]
+        await Run.prefetch(info, runs)
+        return runs
 
     @strawberry.field
     async def run_count(
@@ -536,13 +573,15 @@ class RunQuery:
             created_before,
             model_id,
         )
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             return await service.count_runs(session, where)
 
     @strawberry.field
     async def standalone_active_runs(self, info: Info) -> list[Run]:
-        async with info.context.db.session() as session:
-            return [Run.from_row(r) for r in await service.standalone_active_runs(session)]
+        async with info.context.reader.use() as session:
+            runs = [Run.from_row(r) for r in await service.standalone_active_runs(session)]
+        await Run.prefetch(info, runs)
+        return runs
 
 
 @strawberry.input

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from app import access
 from app.definitions import service as definitions
@@ -74,6 +75,17 @@ class Transcript:
             content_expires_at=row.content_expires_at,
         )
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> Transcript:
+        """From some columns of a transcripts row; the others are None and must not be selected."""
+        fields: dict[str, Any] = {name: values.get(name) for name in _UNREAD}
+        return cls(**fields)
+
+    @staticmethod
+    def columns_for(selected: frozenset[str]) -> frozenset[str]:
+        """The transcripts columns that the selected Transcript fields read."""
+        return frozenset(_COLUMN_BY_FIELD[name] for name in selected if name in _COLUMN_BY_FIELD)
+
     @strawberry.field
     def decision_model_v2(self) -> JSON | None:
         return None  # ValueRank's v2 decision model is not produced here
@@ -95,11 +107,25 @@ class Transcript:
         return Scenario.from_row(row) if row else None
 
 
+def _plain_fields() -> dict[str, str]:
+    definition = Transcript.__strawberry_definition__  # type: ignore[attr-defined]
+    columns = set(tables.Transcript.__table__.c.keys())  # type: ignore[attr-defined]
+    return {
+        f.graphql_name or to_camel_case(f.python_name): f.python_name
+        for f in definition.fields
+        if f.python_name in columns
+    }
+
+
+_COLUMN_BY_FIELD = _plain_fields()
+_UNREAD: dict[str, Any] = dict.fromkeys(_COLUMN_BY_FIELD.values())
+
+
 @strawberry.type
 class TranscriptQuery:
     @strawberry.field
     async def transcript(self, info: Info, ident: IdArgID) -> Transcript | None:
-        async with info.context.db.session() as session:
+        async with info.context.reader.use() as session:
             row = await service.get_transcript(session, str(ident))
         if row is None:
             return None

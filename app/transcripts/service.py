@@ -24,36 +24,50 @@ async def get_transcript(session: AsyncSession, transcript_id: str) -> Transcrip
     return (await session.exec(stmt)).first()
 
 
+# What a transcript page always reads, whatever was selected: keys for grouping and for the
+# resolvers that follow a transcript to its run and scenario.
+KEY_COLUMNS = frozenset({"id", "run_id", "scenario_id", "model_id", "created_at"})
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptQuery:
     model_id: str | None
     limit: int | None
     offset: int
+    columns: frozenset[str] | None = None  # None: every column; else these plus KEY_COLUMNS
 
 
 async def transcripts_by_run(
     session: AsyncSession, run_ids: Sequence[str], query: TranscriptQuery
-) -> dict[str, list[Transcript]]:
-    """A page of live transcripts per run (oldest first), in one statement."""
+) -> dict[str, list[dict[str, Any]]]:
+    """A page of live transcripts per run (oldest first), in one statement, as column dicts.
+
+    Plain values, not ORM objects, and only the columns asked for: a run page is read-only
+    and can hold 1,000 transcripts whose conversations nobody selected.
+    """
+    table = Transcript.__table__  # type: ignore[attr-defined]
+    wanted = [c for c in table.c if query.columns is None or c.name in query.columns | KEY_COLUMNS]
     rank = (
         sa.func.row_number()
-        .over(
-            partition_by=Transcript.run_id,
-            order_by=(col(Transcript.created_at), col(Transcript.id)),
-        )
+        .over(partition_by=table.c.run_id, order_by=(table.c.created_at, table.c.id))
         .label("rank")
     )
-    inner = select(Transcript, rank).where(col(Transcript.run_id).in_(run_ids), _live())
+    inner = sa.select(*wanted, rank).where(
+        table.c.run_id.in_(run_ids), table.c.deleted_at.is_(None)
+    )
     if query.model_id is not None:
-        inner = inner.where(Transcript.model_id == query.model_id)
+        inner = inner.where(table.c.model_id == query.model_id)
     sub = inner.subquery()
-    alias = sa.orm.aliased(Transcript, sub)
-    stmt = select(alias).where(sub.c.rank > query.offset)
+    stmt = sa.select(*(sub.c[c.name] for c in wanted)).where(sub.c.rank > query.offset)
     if query.limit is not None:
         stmt = stmt.where(sub.c.rank <= query.offset + query.limit)
-    grouped: dict[str, list[Transcript]] = {r: [] for r in run_ids}
-    for row in (await session.exec(stmt.order_by(sub.c.run_id, sub.c.rank))).all():
-        grouped[row.run_id].append(row)
+    connection = await session.connection()
+    result = await connection.execute(stmt.order_by(sub.c.run_id, sub.c.rank))
+    names = [c.name for c in wanted]
+    grouped: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
+    for row in result.all():
+        values = dict(zip(names, row, strict=True))
+        grouped[values["run_id"]].append(values)
     return grouped
 
 

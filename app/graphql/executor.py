@@ -1,0 +1,128 @@
+"""An execution context that completes plain attribute fields inline.
+
+graphql-core executes every field the same way: it builds a resolve-info object and a path,
+calls the resolver, checks for awaitables and completes the value. For a list of 1,000
+transcripts with five scalar fields that is 5,000 such round trips, most of them for fields
+that only read an attribute. Strawberry already marks those fields ("basic": no resolver, no
+permission, no extension); this context reads them with one `getattr` and one output coercion
+and sends every other field (resolvers, objects, lists, nulls, errors) down graphql-core's
+normal path, so the results and errors are exactly the same. The plan for a selection set is
+worked out once per request and reused for each object of a list.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, cast
+
+from graphql import (
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    Undefined,
+    is_leaf_type,
+)
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+TYPENAME = "__typename"
+
+
+class _Step(NamedTuple):
+    response_name: str
+    field_details_list: Any
+    attribute: str | None  # set when the field is a basic leaf read straight off the source
+    leaf: GraphQLLeafType | None
+    non_null: bool
+
+
+class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Keyed by id(grouped_field_set); the set is kept alive beside its plan so that
+        # its id cannot be reused while this request runs.
+        self._plans: dict[int, tuple[Any, list[_Step] | None]] = {}
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step] | None:
+        cached = self._plans.get(id(grouped_field_set))
+        if cached is not None:
+            return cached[1]
+        plan: list[_Step] | None = None
+        if not (self.middleware_manager and self.middleware_manager.middlewares):
+            plan = [
+                self._step(parent_type, name, details)
+                for name, details in grouped_field_set.items()
+            ]
+            if not any(step.attribute for step in plan):
+                plan = None
+        self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        return plan
+
+    @staticmethod
+    def _step(parent_type: GraphQLObjectType, response_name: str, details: Any) -> _Step:
+        node = details[0].node
+        name = node.name.value
+        field_def = parent_type.fields.get(name)
+        if field_def is None or node.arguments or details[0].fragment_variable_values:
+            return _Step(response_name, details, None, None, False)
+        strawberry_field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        output_type = field_def.type
+        non_null = isinstance(output_type, GraphQLNonNull)
+        leaf = output_type.of_type if non_null else output_type
+        basic = (
+            isinstance(strawberry_field, StrawberryField)
+            and strawberry_field.is_basic_field
+            and getattr(field_def.resolve, "_is_default", False)
+            and strawberry_field.default_resolver is getattr
+        )
+        if not basic or not is_leaf_type(leaf):
+            return _Step(response_name, details, None, None, False)
+        assert isinstance(strawberry_field, StrawberryField)
+        return _Step(response_name, details, strawberry_field.python_name, leaf, non_null)
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._plan(parent_type, grouped_field_set)
+        if plan is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        slow: dict[str, Any] = {}
+        for step in plan:
+            if step.attribute is not None:
+                value = getattr(source_value, step.attribute)
+                if value is None:
+                    if not step.non_null:
+                        results[step.response_name] = None
+                        continue
+                else:
+                    assert step.leaf is not None
+                    try:
+                        coerced = step.leaf.coerce_output_value(value)
+                    except Exception:  # the normal path reports it with its location
+                        coerced = None
+                    if coerced is not None and coerced is not Undefined:
+                        results[step.response_name] = coerced
+                        continue
+            results[step.response_name] = None  # placeholder keeps the selection order
+            slow[step.response_name] = step.field_details_list
+        if not slow:
+            return results
+        rest = super().execute_fields(parent_type, source_value, path, slow, position_context)
+        if self.is_awaitable(rest):
+            return _merge_later(results, rest)
+        results.update(cast("dict[str, Any]", rest))
+        return results
+
+
+async def _merge_later(results: dict[str, Any], rest: Any) -> dict[str, Any]:
+    results.update(await rest)
+    return results
