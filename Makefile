@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: install  ## serve GraphQL (embedded Postgres when DATABASE_URL is unset)
 	$(BIN)/valuerank serve
 
-worker: install  ## job workers (arrive with the execution issue)
+worker: install  ## job workers for every provider queue, summaries and maintenance (needs DATABASE_URL)
 	$(BIN)/valuerank worker
 
 test: install  ## the whole suite (TEST_DATABASE_URL / DATABASE_URL, else embedded Postgres)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -51,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export-schema":
         return _export_schema(args.check)
     if args.command == "worker":
-        print("Workers arrive with the execution issue; nothing to run yet.", file=sys.stderr)
-        return 0
+        # The workers are their own program (`python -m workers`); the app never imports them.
+        os.execv(sys.executable, [sys.executable, "-m", "workers"])
     return 2
 
 

@@ -29,6 +29,26 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=5000, ge=1)
 
+    # Workers. `serve` runs them in-process (so the demo completes runs with one command);
+    # `valuerank worker` / `python -m workers` runs them on their own, as many as you like.
+    run_workers: bool = True
+    # Jobs one process runs at once per provider queue; the provider's own limits, shared by
+    # all processes, are enforced on top (maxParallelRequests, requestsPerMinute).
+    worker_concurrency: int = Field(default=32, ge=1)
+    summary_concurrency: int = Field(default=8, ge=1)
+    # Attempts of a probe or summary before it fails for good, and the first retry's delay
+    # (doubling each time) when the provider gave no Retry-After.
+    max_attempts: int = Field(default=4, ge=1)
+    retry_base_seconds: float = Field(default=2.0, ge=0)
+    # How often an idle worker looks for delayed or retried jobs (new jobs arrive by NOTIFY).
+    poll_seconds: float = Field(default=0.5, gt=0)
+    # The model that writes decisionText (through the same adapters). Simulated by default.
+    summarizer_model: str = "sim-instant"
+    # When the recovery sweep runs (cron; a 6th field is seconds).
+    recovery_cron: str = "* * * * *"
+    # A worker with no heartbeat for this long is dead; its running jobs are retried.
+    stalled_worker_seconds: float = Field(default=30.0, gt=0)
+
     @property
     def admin_key_file(self) -> Path:
         return self.data_dir / "admin-api-key"

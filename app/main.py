@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ class Runtime:
     db: Database
     admin_key: str | None
     embedded: EmbeddedPostgres | None
+    workers: asyncio.subprocess.Process | None = None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -94,7 +97,28 @@ async def prepare(settings: Settings, database_url: str | None = None) -> Runtim
     return Runtime(database_url=url, db=db, admin_key=admin_key, embedded=embedded)
 
 
+async def start_workers(database_url: str) -> asyncio.subprocess.Process:
+    """`python -m workers` as a child process, on the same database (the app never imports
+    `workers/`; a child also keeps provider calls off the server's event loop)."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workers", env=env, stdin=asyncio.subprocess.DEVNULL
+    )
+
+
+async def stop_workers(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
 async def shutdown(runtime: Runtime) -> None:
+    if runtime.workers is not None:
+        await stop_workers(runtime.workers)
     await access.wait_for_background_touches()
     await runtime.db.dispose()
     if runtime.embedded is not None:
@@ -111,6 +135,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.runtime = await prepare(settings, database_url)
+        if settings.run_workers:
+            app.state.runtime.workers = await start_workers(app.state.runtime.database_url)
         try:
             yield
         finally:

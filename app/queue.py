@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 PROBE_TASK = "probe_scenario"
@@ -88,9 +89,17 @@ async def defer_slots(
 
 async def defer_summaries(session: AsyncSession, *, run_id: str, transcript_ids: list[str]) -> int:
     """Queue one summarize job per transcript (skipping any already queued)."""
-    return await _execute(
-        session,
-        """
+    connection = await session.connection()
+    return await defer_summaries_on(connection, run_id=run_id, transcript_ids=transcript_ids)
+
+
+async def defer_summaries_on(
+    connection: AsyncConnection, *, run_id: str, transcript_ids: list[str]
+) -> int:
+    """`defer_summaries` on a bare connection (inside a worker's transaction)."""
+    result = await connection.execute(
+        sa.text(
+            """
         INSERT INTO procrastinate_jobs (queue_name, task_name, args)
         SELECT CAST(:queue AS text), CAST(:task AS text),
                jsonb_build_object('runId', CAST(:run_id AS text), 'transcriptId', t)
@@ -99,9 +108,11 @@ async def defer_summaries(session: AsyncSession, *, run_id: str, transcript_ids:
             SELECT 1 FROM procrastinate_jobs j
             WHERE (j.args->>'runId') = CAST(:run_id AS text) AND j.task_name = CAST(:task AS text)
               AND j.status IN ('todo', 'doing') AND j.args->>'transcriptId' = t)
-        """,
+        """
+        ),
         {"queue": SUMMARIZE_QUEUE, "task": SUMMARIZE_TASK, "run_id": run_id, "ids": transcript_ids},
     )
+    return int(result.rowcount or 0)
 
 
 async def cancel_queued(session: AsyncSession, run_id: str, task: str | None = None) -> int:
@@ -131,3 +142,26 @@ async def abort_running(session: AsyncSession, run_id: str) -> int:
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+async def retry_stalled(session: AsyncSession, *, seconds_since_heartbeat: float) -> int:
+    """Put back to `todo` the running jobs of workers with no recent heartbeat (killed or
+    partitioned processes), as Procrastinate's own stalled-job query defines them."""
+    connection = await session.connection()
+    result = await connection.execute(
+        sa.text(
+            """
+            WITH stalled AS (
+                SELECT j.id FROM procrastinate_jobs j
+                LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+                WHERE j.status = 'doing'
+                  AND (j.worker_id IS NULL
+                       OR w.last_heartbeat < now() - make_interval(secs => :seconds))
+                FOR UPDATE OF j SKIP LOCKED
+            )
+            SELECT procrastinate_retry_job_v2(id, now(), NULL, NULL, NULL) FROM stalled
+            """
+        ),
+        {"seconds": seconds_since_heartbeat},
+    )
+    return len(result.all())

@@ -90,6 +90,7 @@ def test_settings(**overrides: Any) -> Settings:
         "local_admin_key": False,
         "auto_migrate": False,
         "database_url": None,
+        "run_workers": False,
     }
     values.update(overrides)
     return Settings(**values)

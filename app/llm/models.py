@@ -69,3 +69,46 @@ class LlmModel(SQLModel, table=True):
             postgresql_where=sa.text("is_default"),
         ),
     )
+
+
+class ProviderLease(SQLModel, table=True):
+    """One provider call, held from before the request until its result is stored.
+
+    The rows are the shared state behind the per-provider limits: calls in flight are the
+    unfinished, unexpired leases; calls started in the last minute are the recent rows. Every
+    worker process takes its leases here, so the limits hold across processes.
+    """
+
+    __tablename__ = "provider_leases"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    provider_id: str = Field(foreign_key="llm_providers.id")
+    started_at: datetime | None = Field(
+        default=None,
+        sa_type=sa.DateTime(timezone=True),
+        sa_column_kwargs={"server_default": sa.func.clock_timestamp(), "nullable": False},
+    )
+    finished_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # A worker killed mid-call never finishes its lease; it stops counting after this.
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        sa.Index("ix_provider_leases_started", "provider_id", "started_at"),
+        sa.Index(
+            "ix_provider_leases_open",
+            "provider_id",
+            postgresql_where=sa.text("finished_at IS NULL"),
+        ),
+    )
+
+
+class QueueControl(SQLModel, table=True):
+    """Switches every worker process reads before starting a job (pauseQueue / resumeQueue)."""
+
+    __tablename__ = "queue_controls"
+
+    name: str = Field(primary_key=True)
+    paused: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false(), "nullable": False}
+    )
+    updated_at: datetime | None = updated_at_field()

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import queue
 from app.errors import NotFound, RunStateError
 from app.llm import service as llm
+from app.runs import execution
 from app.runs.models import Run
 from app.transcripts.models import Transcript
 
@@ -66,7 +67,10 @@ async def resume_run(session: AsyncSession, run_id: str) -> Run:
     """PAUSED → RUNNING (PENDING if no probe had started); re-queue exactly the open slots."""
     resumed = sa.case((col(Run.started_at).is_(None), "PENDING"), else_="RUNNING")
     run = await _transition(session, run_id, "resume", ("PAUSED",), status=resumed)
-    await requeue_open_slots(session, run)
+    # Every slot finished while paused: nothing will run to advance it, so advance now.
+    requeued = await requeue_open_slots(session, run)
+    if requeued == 0 and await execution.advance(await session.connection(), run.id):
+        await session.refresh(run)
     return run
 
 

@@ -1,0 +1,116 @@
+"""Per-provider limits that hold across every worker process: `maxParallelRequests` calls in
+flight and `requestsPerMinute` calls started per rolling minute.
+
+A call takes a lease row before it starts and finishes it when its outcome is stored. Taking a
+lease is one short transaction serialised per provider by an advisory lock, and it reads the
+limits from the provider row each time, so `updateLlmProvider` applies to running workers at
+once. A worker that dies mid-call leaves its lease open; it stops counting at `expires_at`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Database
+
+# Polling while the provider is at its parallel limit: short, with jitter so that waiting
+# jobs in several processes do not wake in lockstep.
+_POLL_SECONDS = (0.02, 0.08)
+_RECENT_WINDOW = "60 seconds"
+
+# Its own statement: the counting statement's snapshot must be taken after the lock is held,
+# or it would miss the lease the previous holder just committed.
+_LOCK = sa.text(
+    "SELECT pg_advisory_xact_lock(hashtext('vr-provider-limit'), hashtext(CAST(:p AS text)))"
+)
+_TAKE = sa.text(
+    """
+    WITH limits AS (
+        SELECT max_parallel_requests AS parallel, requests_per_minute AS rpm
+        FROM llm_providers WHERE id = CAST(:p AS text)
+    ),
+    in_flight AS (
+        SELECT count(*) AS n FROM provider_leases
+        WHERE provider_id = CAST(:p AS text) AND finished_at IS NULL
+          AND expires_at > clock_timestamp()
+    ),
+    recent AS (
+        SELECT count(*) AS n, min(started_at) AS oldest FROM provider_leases
+        WHERE provider_id = CAST(:p AS text)
+          AND started_at > clock_timestamp() - CAST(:window AS interval)
+    ),
+    taken AS (
+        INSERT INTO provider_leases (provider_id, expires_at)
+        SELECT CAST(:p AS text), clock_timestamp() + make_interval(secs => :ttl)
+        FROM limits, in_flight, recent
+        WHERE in_flight.n < limits.parallel AND recent.n < limits.rpm
+        RETURNING id
+    )
+    SELECT (SELECT id FROM taken) AS lease_id,
+           (SELECT recent.n >= limits.rpm FROM recent, limits) AS rpm_bound,
+           (SELECT EXTRACT(EPOCH FROM recent.oldest + CAST(:window AS interval)
+                   - clock_timestamp()) FROM recent) AS rpm_wait
+    """
+)
+_FINISH = sa.text(
+    "UPDATE provider_leases SET finished_at = clock_timestamp() "
+    "WHERE id = :id AND finished_at IS NULL"
+)
+_PRUNE = sa.text(
+    "DELETE FROM provider_leases WHERE started_at < clock_timestamp() - interval '5 minutes' "
+    "AND (finished_at IS NOT NULL OR expires_at < clock_timestamp())"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    id: int
+    provider_id: str
+
+
+async def try_take(db: Database, provider_id: str, ttl_seconds: float) -> Lease | float:
+    """A lease, or how long to wait before trying again."""
+    async with db.transaction() as session:
+        connection = await session.connection()
+        await connection.execute(_LOCK, {"p": provider_id})
+        row = (
+            await connection.execute(
+                _TAKE, {"p": provider_id, "ttl": ttl_seconds, "window": _RECENT_WINDOW}
+            )
+        ).one()
+    if row.lease_id is not None:
+        return Lease(id=int(row.lease_id), provider_id=provider_id)
+    if row.rpm_bound and row.rpm_wait is not None:
+        return max(0.01, float(row.rpm_wait))
+    return random.uniform(*_POLL_SECONDS)
+
+
+async def take(db: Database, provider_id: str, ttl_seconds: float) -> Lease:
+    """Wait for room under the provider's limits, then hold a lease. Cancellable."""
+    while True:
+        outcome = await try_take(db, provider_id, ttl_seconds)
+        if isinstance(outcome, Lease):
+            return outcome
+        await asyncio.sleep(min(outcome, 1.0))
+
+
+async def finish(connection: AsyncConnection, lease: Lease) -> None:
+    """Inside the transaction that stores the call's outcome."""
+    await connection.execute(_FINISH, {"id": lease.id})
+
+
+async def release(db: Database, lease: Lease) -> None:
+    """On its own, when no outcome is stored (retry, abort, crash in between)."""
+    async with db.transaction() as session:
+        await finish(await session.connection(), lease)
+
+
+async def prune(db: Database) -> int:
+    async with db.transaction() as session:
+        result = await (await session.connection()).execute(_PRUNE)
+    return int(result.rowcount or 0)

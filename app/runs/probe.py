@@ -1,0 +1,129 @@
+"""One probe: wait for room under the provider's limits, pass the gate, hold the conversation,
+store the outcome. The worker's task is a thin wrapper around `run_probe`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from app.config import Settings
+from app.db import Database
+from app.llm import limits
+from app.llm.providers import adapter_for, target_for
+from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
+from app.runs import execution
+from app.runs.execution import SlotJob, SlotOutcome, SlotPlan
+from app.runs.queue_controls import wait_while_paused
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The call failed in a way worth retrying; the job should run again after `delay`."""
+
+    def __init__(self, error: ProviderError, delay: float) -> None:
+        super().__init__(f"{error} (retry in {delay:.1f}s)")
+        self.error = error
+        self.delay = delay
+
+
+async def run_probe(
+    db: Database,
+    settings: Settings,
+    job: SlotJob,
+    *,
+    provider_name: str,
+    job_id: int | None,
+    attempts: int,
+) -> str:
+    """Probe one slot; returns what happened (for logs and tests). Raises RetryLater."""
+    await wait_while_paused(db)
+    plan = await execution.plan_slot(db, job, provider_name)
+    if plan is None:
+        await _fail(db, job, "NOT_FOUND", "Model, provider or scenario not found", job_id, attempts)
+        return "failed"
+    target = target_for(plan.provider_name, job.model_id, plan.api_config)
+    lease = await limits.take(db, plan.provider_id, ttl_seconds=target.timeout_seconds * 2 + 30)
+    stored = False
+    try:
+        if not await execution.open_gate(db, job):
+            return "skipped"
+        started = time.monotonic()
+        try:
+            outcome = await converse(plan, target)
+        except ProviderError as error:
+            duration_ms = int((time.monotonic() - started) * 1000)
+            if error.retryable and attempts + 1 < settings.max_attempts:
+                delay = error.retry_after or settings.retry_base_seconds * 2**attempts
+                raise RetryLater(error, delay) from error
+            async with db.transaction() as session:
+                connection = await session.connection()
+                await execution.store_failure(
+                    connection,
+                    job,
+                    error_code=error.kind.value,
+                    error_message=error.message,
+                    job_id=job_id,
+                    attempts=attempts,
+                    duration_ms=duration_ms,
+                )
+                await limits.finish(connection, lease)
+            stored = True
+            return "failed"
+        async with db.transaction() as session:
+            connection = await session.connection()
+            transcript = await execution.store_success(
+                connection, plan, outcome, job_id=job_id, attempts=attempts
+            )
+            await limits.finish(connection, lease)
+        stored = True
+        return "stored" if transcript else "duplicate"
+    finally:
+        if not stored:
+            # Retry, abort (cancel), gate closed or crash in between: the call is over.
+            await asyncio.shield(limits.release(db, lease))
+
+
+async def converse(plan: SlotPlan, target: Target) -> SlotOutcome:
+    """Turn 1, then each follow-up after the previous reply, the whole history sent each time."""
+    adapter = adapter_for(plan.provider_name)
+    messages: list[Message] = []
+    input_tokens = output_tokens = 0
+    version: str | None = None
+    started = time.monotonic()
+    for turn, prompt in enumerate(plan.prompts):
+        messages.append(Message("user", prompt))
+        completion = await adapter.complete(
+            ChatRequest(
+                target=target,
+                messages=tuple(messages),
+                temperature=plan.job.temperature,
+                seed=f"{plan.job.seed}:{turn}",
+            )
+        )
+        messages.append(Message("assistant", completion.text))
+        input_tokens += completion.input_tokens
+        output_tokens += completion.output_tokens
+        version = completion.model_version or version
+    return SlotOutcome(
+        messages=[{"role": m.role, "content": m.content} for m in messages],
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        model_version=version,
+    )
+
+
+async def _fail(
+    db: Database, job: SlotJob, code: str, message: str, job_id: int | None, attempts: int
+) -> None:
+    async with db.transaction() as session:
+        await execution.store_failure(
+            await session.connection(),
+            job,
+            error_code=code,
+            error_message=message,
+            job_id=job_id,
+            attempts=attempts,
+        )

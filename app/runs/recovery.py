@@ -1,0 +1,83 @@
+"""Recovery (BEHAVIOUR.md): retry the jobs of dead workers, re-queue slots that have neither
+a result nor a live job (with the run's own config), queue missing summaries, and advance runs
+whose work is all done. Run every minute by the workers, and on demand by `recoverRun` /
+`triggerRecovery`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from app import queue
+from app.db import Database
+from app.errors import NotFound
+from app.runs import control, execution
+from app.runs.models import Run
+
+log = logging.getLogger(__name__)
+
+SWEPT_STATUSES = ("PENDING", "RUNNING", "SUMMARIZING")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecovery:
+    run_id: str
+    action: str  # REQUEUED, ADVANCED, SUMMARIES_QUEUED, NONE
+    requeued: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    detected: int
+    recovered: int
+    errors: int
+
+
+async def recover_run(db: Database, run_id: str) -> RunRecovery:
+    async with db.transaction() as session:
+        run = (
+            await session.exec(
+                select(Run).where(Run.id == run_id, col(Run.deleted_at).is_(None)).with_for_update()
+            )
+        ).first()
+        if run is None:
+            raise NotFound(f"Run not found: {run_id}")
+        connection = await session.connection()
+        if run.status in ("PENDING", "RUNNING"):
+            requeued = await control.requeue_open_slots(session, run)
+            if requeued:
+                return RunRecovery(run_id, "REQUEUED", requeued)
+            moved = await execution.advance(connection, run_id)
+            return RunRecovery(run_id, "ADVANCED" if moved else "NONE", 0)
+        if run.status == "SUMMARIZING":
+            queued = await execution.queue_summaries(connection, run_id)
+            finished = await execution.finish_summaries(connection, run_id)
+            action = "ADVANCED" if finished else "SUMMARIES_QUEUED" if queued else "NONE"
+            return RunRecovery(run_id, action, queued)
+        return RunRecovery(run_id, "NONE", 0)
+
+
+async def sweep(db: Database, *, seconds_since_heartbeat: float) -> SweepReport:
+    async with db.transaction() as session:
+        await queue.retry_stalled(session, seconds_since_heartbeat=seconds_since_heartbeat)
+        run_ids = (
+            await session.exec(
+                select(Run.id).where(
+                    col(Run.status).in_(SWEPT_STATUSES), col(Run.deleted_at).is_(None)
+                )
+            )
+        ).all()
+    detected = recovered = errors = 0
+    for run_id in run_ids:
+        try:
+            outcome = await recover_run(db, run_id)
+        except Exception:
+            errors += 1
+            log.exception("recovery of run %s failed", run_id)
+            continue
+        if outcome.action != "NONE":
+            detected += 1
+            recovered += 1
+    return SweepReport(detected=detected, recovered=recovered, errors=errors)

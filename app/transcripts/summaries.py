@@ -1,0 +1,122 @@
+"""Summarizing a transcript: the parser's decision code plus a one-line decision text written
+by the summarizer model, stored with the run's SUMMARIZING → COMPLETED advance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Database
+from app.runs import execution
+from app.transcripts.decision import Decision, parse_transcript
+
+MAX_WORDS = 50
+SUMMARY_PROMPT = (
+    "In one sentence of at most 50 words, say why the assistant below decided as it did. "
+    "Answer with the sentence only.\n\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSummary:
+    transcript_id: str
+    run_id: str
+    content: dict[str, Any]
+    decision: Decision
+
+
+async def pending(db: Database, transcript_id: str) -> PendingSummary | None:
+    """The transcript to summarize, or None when it is gone or already summarized."""
+    async with db.session() as session:
+        row = (
+            await (await session.connection()).execute(
+                sa.text(
+                    """
+                    SELECT id, run_id, content FROM transcripts
+                    WHERE id = :id AND deleted_at IS NULL AND summary_status <> 'SUMMARIZED'
+                    """
+                ),
+                {"id": transcript_id},
+            )
+        ).one_or_none()
+    if row is None:
+        return None
+    content = dict(row.content or {})
+    return PendingSummary(row.id, row.run_id, content, parse_transcript(content))
+
+
+def summary_request_text(content: dict[str, Any]) -> str:
+    replies = [
+        f"{m.get('role', 'user')}: {m.get('content', '')}" for m in content.get("messages") or []
+    ]
+    return SUMMARY_PROMPT + "\n\n".join(replies)
+
+
+def one_line(text: str) -> str:
+    words = " ".join(text.split()).split(" ")
+    return " ".join(words[:MAX_WORDS])
+
+
+async def store(
+    connection: AsyncConnection,
+    summary: PendingSummary,
+    *,
+    decision_text: str | None,
+    duration_ms: int,
+    failed: bool,
+) -> None:
+    """The decision (the parser's code is kept even when the text could not be written) and
+    the run's advance, in the caller's transaction."""
+    await connection.execute(
+        sa.text(
+            """
+            UPDATE transcripts SET decision_code = :code, decision_text = :text,
+                   decision_metadata = CAST(:metadata AS jsonb), summary_status = :status,
+                   summarized_at = now(), summarize_duration_ms = :duration
+            WHERE id = :id AND summary_status <> 'SUMMARIZED'
+            """
+        ),
+        {
+            "id": summary.transcript_id,
+            "code": summary.decision.code,
+            "text": decision_text,
+            "metadata": json.dumps(summary.decision.metadata()),
+            "status": "FAILED" if failed else "SUMMARIZED",
+            "duration": duration_ms,
+        },
+    )
+    await execution.notify(
+        connection, summary.run_id, "summary", transcriptId=summary.transcript_id
+    )
+    await execution.finish_summaries(connection, summary.run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Summarizer:
+    provider_name: str
+    model_id: str
+    api_config: dict[str, Any]
+
+
+async def summarizer(db: Database, model_id: str) -> Summarizer:
+    """The configured summarizer model; LookupError when it is not in the catalog."""
+    async with db.session() as session:
+        row = (
+            await (await session.connection()).execute(
+                sa.text(
+                    """
+                    SELECT p.name, m.model_id, m.api_config
+                    FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
+                    WHERE m.model_id = :model ORDER BY m.status = 'ACTIVE' DESC LIMIT 1
+                    """
+                ),
+                {"model": model_id},
+            )
+        ).one_or_none()
+    if row is None:
+        raise LookupError(f"Summarizer model not found: {model_id}")
+    return Summarizer(row.name, row.model_id, dict(row.api_config or {}))

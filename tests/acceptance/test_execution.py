@@ -1,0 +1,137 @@
+"""Runs executed by real worker processes (`python -m workers`) against PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import httpx
+
+from app.db import Database
+from tests.factories import gql
+from tests.workers import execute, scalar, wait_for_status, wait_until, workers
+
+START = """mutation($input: StartRunInput!) {
+  startRun(input: $input) { run { id status } jobCount } }"""
+DEMO = "demo-definition-honesty"
+
+
+async def start(client: httpx.AsyncClient, key: str, **input_: object) -> tuple[str, int]:
+    body = await gql(client, START, {"input": {"definitionId": DEMO, **input_}}, key=key)
+    assert "errors" not in body, body
+    payload = body["data"]["startRun"]
+    return payload["run"]["id"], payload["jobCount"]
+
+
+async def add_model(db: Database, model_id: str, api_config: dict[str, object]) -> None:
+    await execute(
+        db,
+        """
+        INSERT INTO llm_models (id, provider_id, model_id, display_name, cost_input_per_million,
+                                cost_output_per_million, api_config)
+        SELECT :id, id, :model, :model, 1.0, 2.0, CAST(:config AS jsonb)
+        FROM llm_providers WHERE name = 'simulated'
+        """,
+        id=f"m-{model_id}",
+        model=model_id,
+        config=json.dumps(api_config),
+    )
+
+
+async def test_a_simulated_run_completes_with_one_summarized_transcript_per_slot(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    run_id, jobs = await start(
+        app_client, admin_key, models=["sim-instant", "sim-steady"], samplesPerScenario=2
+    )
+    assert jobs == 6 * 2 * 2
+    with workers(database_url):
+        await wait_for_status(db, run_id, {"COMPLETED", "FAILED", "CANCELLED"})
+    body = await gql(
+        app_client,
+        """query($id: ID!) { run(id: $id) { status startedAt completedAt
+            progress { total completed failed }
+            summarizeProgress { total completed failed }
+            transcripts { modelId scenarioId sampleIndex decisionCode decisionText
+                          tokenCount estimatedCost modelVersion content } } }""",
+        {"id": run_id},
+        key=admin_key,
+    )
+    run = body["data"]["run"]
+    assert run["status"] == "COMPLETED"
+    assert run["startedAt"] and run["completedAt"]
+    assert run["progress"] == {"total": 24, "completed": 24, "failed": 0}
+    assert run["summarizeProgress"] == {"total": 24, "completed": 24, "failed": 0}
+    slots = {(t["modelId"], t["scenarioId"], t["sampleIndex"]) for t in run["transcripts"]}
+    assert len(slots) == len(run["transcripts"]) == 24
+    for transcript in run["transcripts"]:
+        assert transcript["decisionCode"] in {"1", "2", "3", "4", "5"}
+        assert transcript["decisionText"]
+        assert transcript["tokenCount"] > 0 and transcript["estimatedCost"] > 0
+        assert transcript["modelVersion"].endswith("-sim")
+        roles = [m["role"] for m in transcript["content"]["messages"]]
+        assert roles[:2] == ["user", "assistant"]
+
+
+async def test_a_model_that_always_fails_ends_the_run_failed(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    await add_model(db, "sim-broken", {"failAlways": True})
+    run_id, jobs = await start(app_client, admin_key, models=["sim-broken"])
+    with workers(database_url):
+        assert await wait_for_status(db, run_id, {"COMPLETED", "FAILED"}) == "FAILED"
+    body = await gql(
+        app_client,
+        """query($id: ID!) { run(id: $id) { completedAt progress { completed failed }
+            failedProbes { errorCode errorMessage } transcriptCount } }""",
+        {"id": run_id},
+        key=admin_key,
+    )
+    run = body["data"]["run"]
+    assert run["completedAt"] and run["transcriptCount"] == 0
+    assert run["progress"] == {"completed": 0, "failed": jobs}
+    assert {p["errorCode"] for p in run["failedProbes"]} == {"BAD_REQUEST"}
+
+
+async def test_retryable_failures_are_retried_until_they_succeed(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    # Half the calls fail with a retryable error; with four attempts nearly all slots succeed,
+    # and whatever still fails is recorded FAILED after its last attempt, never lost.
+    await add_model(db, "sim-shaky", {"failureRate": 0.5})
+    run_id, jobs = await start(app_client, admin_key, models=["sim-shaky"], samplesPerScenario=3)
+    with workers(database_url):
+        await wait_for_status(db, run_id, {"COMPLETED", "FAILED"})
+    retried = await scalar(
+        db, "SELECT count(*) FROM probe_results WHERE run_id = :r AND retry_count > 0", r=run_id
+    )
+    results = await scalar(db, "SELECT count(*) FROM probe_results WHERE run_id = :r", r=run_id)
+    assert results == jobs
+    assert retried > 0
+
+
+async def test_killing_a_worker_mid_run_loses_and_doubles_nothing(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    await add_model(db, "sim-slow", {"latencyMs": 400})
+    run_id, jobs = await start(app_client, admin_key, models=["sim-slow"], samplesPerScenario=4)
+    with workers(database_url, WORKER_CONCURRENCY="4") as (first,):
+        await wait_until(db, "SELECT count(*) >= 2 FROM transcripts WHERE run_id = :r", r=run_id)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    assert await scalar(
+        db, "SELECT count(*) < :n FROM probe_results WHERE run_id = :r", r=run_id, n=jobs
+    )
+    with workers(database_url, WORKER_CONCURRENCY="4"):
+        await wait_for_status(db, run_id, {"COMPLETED"})
+    assert await scalar(db, "SELECT count(*) FROM transcripts WHERE run_id = :r", r=run_id) == jobs
+    assert (
+        await scalar(
+            db,
+            """SELECT count(*) FROM (SELECT 1 FROM transcripts WHERE run_id = :r
+               GROUP BY scenario_id, model_id, sample_index HAVING count(*) > 1) d""",
+            r=run_id,
+        )
+        == 0
+    )

@@ -1,0 +1,33 @@
+"""The periodic `maintenance` task: recovery sweep and provider-lease pruning, every minute."""
+
+from __future__ import annotations
+
+import logging
+
+import procrastinate
+from procrastinate.job_context import JobContext
+
+from app.llm import limits
+from app.runs import recovery
+from workers.app import runtime_of
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_TASK = "maintenance"
+MAINTENANCE_QUEUE = "maintenance"
+
+
+async def maintenance(context: JobContext, timestamp: int) -> str:
+    runtime = runtime_of(context)
+    report = await recovery.sweep(
+        runtime.db, seconds_since_heartbeat=runtime.settings.stalled_worker_seconds
+    )
+    pruned = await limits.prune(runtime.db)
+    if report.detected or report.errors:
+        log.info("recovery: %s (pruned %d leases)", report, pruned)
+    return f"{report}"
+
+
+def register(app: procrastinate.App, *, cron: str) -> None:
+    task = app.task(name=MAINTENANCE_TASK, queue=MAINTENANCE_QUEUE, pass_context=True)(maintenance)
+    app.periodic(cron=cron, periodic_id="recovery")(task)
