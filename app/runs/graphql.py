@@ -16,6 +16,7 @@ from app import access
 from app.definitions import service as definitions
 from app.definitions.graphql import Definition, Experiment, Tag
 from app.definitions.models import Definition as DefinitionRow
+from app.errors import ValidationFailed
 from app.graphql.args import IdArgID
 from app.graphql.context import Info
 from app.graphql.loaders import now_or_later
@@ -23,9 +24,10 @@ from app.graphql.selection import child_field_names
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
 from app.paging import page
-from app.runs import control, service, start
+from app.runs import control, metrics, queue_controls, recovery, service, start
 from app.runs import models as tables
 from app.runs.progress import Progress, percent_complete
+from app.runs.sampling import sample_size
 from app.transcripts import service as transcripts
 
 if TYPE_CHECKING:
@@ -145,6 +147,36 @@ class ExecutionMetrics:
     total_retries: int
     estimated_seconds_remaining: int | None
 
+    @classmethod
+    def from_metrics(cls, found: metrics.RunMetrics) -> ExecutionMetrics:
+        return cls(
+            providers=[
+                ProviderExecutionMetrics(
+                    provider=p.provider,
+                    active_jobs=p.active_jobs,
+                    queued_jobs=p.queued_jobs,
+                    max_parallel=p.max_parallel,
+                    requests_per_minute=p.requests_per_minute,
+                    active_model_ids=p.active_model_ids,
+                    recent_completions=[
+                        CompletionEvent(
+                            model_id=c.model_id,
+                            scenario_id=c.scenario_id,
+                            success=c.success,
+                            completed_at=c.completed_at,
+                            duration_ms=c.duration_ms,
+                        )
+                        for c in p.recent_completions
+                    ],
+                )
+                for p in found.providers
+            ],
+            total_active=found.total_active,
+            total_queued=found.total_queued,
+            total_retries=found.total_retries,
+            estimated_seconds_remaining=found.estimated_seconds_remaining,
+        )
+
 
 @strawberry.type
 class ModelCostEstimate:
@@ -170,6 +202,33 @@ class CostEstimate:
     is_using_fallback: bool
     fallback_reason: str | None
     per_model: list[ModelCostEstimate]
+
+    @classmethod
+    def from_estimate(cls, found: metrics.Estimate) -> CostEstimate:
+        return cls(
+            total=found.total,
+            scenario_count=found.scenario_count,
+            based_on_sample_count=found.based_on_sample_count,
+            is_using_fallback=any(m.is_using_fallback for m in found.per_model),
+            fallback_reason=found.fallback_reason,
+            per_model=[
+                ModelCostEstimate(
+                    model_id=strawberry.ID(m.model_id),
+                    display_name=m.display_name,
+                    scenario_count=found.scenario_count,
+                    input_tokens=m.input_tokens,
+                    output_tokens=m.output_tokens,
+                    input_cost=m.input_cost,
+                    output_cost=m.output_cost,
+                    total_cost=m.input_cost + m.output_cost,
+                    avg_input_per_probe=m.avg_input,
+                    avg_output_per_probe=m.avg_output,
+                    sample_count=m.sample_count,
+                    is_using_fallback=m.is_using_fallback,
+                )
+                for m in found.per_model
+            ],
+        )
 
 
 @strawberry.type
@@ -403,17 +462,27 @@ class Run:
         ]
 
     @strawberry.field
-    def stalled_models(self) -> list[str]:
-        # Stall detection reads the job queue; it arrives with the execution workers.
-        return []
+    async def stalled_models(self, info: Info) -> list[str]:
+        loader = info.context.loaders.by_key("stalled_models", metrics.stalled_models_by_run)
+        return await loader.load(self.row.id) or []
 
     @strawberry.field
-    def execution_metrics(self) -> ExecutionMetrics | None:
-        return None  # served once workers exist (execution issue)
+    async def execution_metrics(self, info: Info) -> ExecutionMetrics | None:
+        async with info.context.reader.use() as session:
+            return ExecutionMetrics.from_metrics(await metrics.run_metrics(session, self.row.id))
 
     @strawberry.field
-    def estimated_costs(self) -> CostEstimate | None:
-        return None  # served with estimateCost (execution issue)
+    async def estimated_costs(self, info: Info) -> CostEstimate | None:
+        models = list(self.row.config.get("models") or [])
+        samples = max(1, self.row.samples_per_scenario)
+        if not models:
+            return None
+        scenario_count = self.row.total_slots // (len(models) * samples)
+        async with info.context.reader.use() as session:
+            found = await metrics.estimate(
+                session, scenario_count=scenario_count, models=models, samples=samples
+            )
+        return CostEstimate.from_estimate(found)
 
     @strawberry.field
     async def models(self, info: Info) -> list[LlmModel]:
@@ -583,6 +652,101 @@ class RunQuery:
         await Run.prefetch(info, runs)
         return runs
 
+    @strawberry.field
+    async def estimate_cost(
+        self,
+        info: Info,
+        definition_id: strawberry.ID,
+        models: list[str],
+        sample_percentage: int | None = None,
+        samples_per_scenario: int | None = None,
+    ) -> CostEstimate:
+        percentage = 100 if sample_percentage is None else sample_percentage
+        samples = 1 if samples_per_scenario is None else samples_per_scenario
+        if not models:
+            raise ValidationFailed("At least one model must be selected")
+        if not 1 <= percentage <= 100:
+            raise ValidationFailed("samplePercentage must be between 1 and 100")
+        if not 1 <= samples <= 100:
+            raise ValidationFailed("samplesPerScenario must be between 1 and 100")
+        async with info.context.reader.use() as session:
+            await definitions.require_definition(session, str(definition_id))
+            live = await definitions.count_scenarios(session, str(definition_id))
+            found = await metrics.estimate(
+                session,
+                scenario_count=sample_size(live, percentage) if live else 0,
+                models=models,
+                samples=samples,
+            )
+        return CostEstimate.from_estimate(found)
+
+    @strawberry.field
+    async def queue_status(self, info: Info) -> QueueStatus:
+        return await _queue_status(info)
+
+
+@strawberry.type
+class JobTypeStatus:
+    type: str
+    pending: int
+    active: int
+    completed: int
+    failed: int
+
+
+@strawberry.type
+class QueueTotals:
+    pending: int
+    active: int
+    completed: int
+    failed: int
+
+
+@strawberry.type
+class QueueStatus:
+    is_running: bool
+    is_paused: bool
+    job_types: list[JobTypeStatus]
+    totals: QueueTotals
+
+
+async def _queue_status(info: Info) -> QueueStatus:
+    async with info.context.reader.use() as session:
+        state = await metrics.queue_state(
+            session, heartbeat_seconds=info.context.settings.stalled_worker_seconds
+        )
+    types = [
+        JobTypeStatus(
+            type=t.type, pending=t.pending, active=t.active, completed=t.completed, failed=t.failed
+        )
+        for t in state.job_types
+    ]
+    return QueueStatus(
+        is_running=state.is_running,
+        is_paused=state.is_paused,
+        job_types=types,
+        totals=QueueTotals(
+            pending=sum(t.pending for t in types),
+            active=sum(t.active for t in types),
+            completed=sum(t.completed for t in types),
+            failed=sum(t.failed for t in types),
+        ),
+    )
+
+
+@strawberry.type
+class RecoverRunPayload:
+    run: Run
+    action: str
+    requeued_count: int | None
+
+
+@strawberry.type
+class TriggerRecoveryPayload:
+    detected: int
+    recovered: int
+    errors: int
+
 
 @strawberry.input
 class StartRunInput:
@@ -697,3 +861,33 @@ class RunMutation:
         async with info.context.db.transaction() as session:
             change = await control.restart_summarization(session, str(run_id), force=bool(force))
         return RestartSummarizationPayload(run=Run.from_row(change.run), queued_count=change.count)
+
+    @strawberry.mutation
+    async def recover_run(self, info: Info, run_id: strawberry.ID) -> RecoverRunPayload:
+        outcome = await recovery.recover_run(info.context.db, str(run_id))
+        async with info.context.reader.use() as session:
+            row = await service.get_run(session, outcome.run_id, include_deleted=False)
+        assert row is not None
+        return RecoverRunPayload(
+            run=Run.from_row(row), action=outcome.action, requeued_count=outcome.requeued
+        )
+
+    @strawberry.mutation
+    async def trigger_recovery(self, info: Info) -> TriggerRecoveryPayload:
+        report = await recovery.sweep(
+            info.context.db,
+            seconds_since_heartbeat=info.context.settings.stalled_worker_seconds,
+        )
+        return TriggerRecoveryPayload(
+            detected=report.detected, recovered=report.recovered, errors=report.errors
+        )
+
+    @strawberry.mutation
+    async def pause_queue(self, info: Info) -> QueueStatus:
+        await queue_controls.set_paused(info.context.db, True)
+        return await _queue_status(info)
+
+    @strawberry.mutation
+    async def resume_queue(self, info: Info) -> QueueStatus:
+        await queue_controls.set_paused(info.context.db, False)
+        return await _queue_status(info)
