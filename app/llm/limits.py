@@ -45,8 +45,8 @@ _TAKE = sa.text(
           AND started_at > clock_timestamp() - CAST(:window AS interval)
     ),
     taken AS (
-        INSERT INTO provider_leases (provider_id, expires_at)
-        SELECT CAST(:p AS text), clock_timestamp() + make_interval(secs => :ttl)
+        INSERT INTO provider_leases (provider_id, run_id, model_id, expires_at)
+        SELECT CAST(:p AS text), :run, :model, clock_timestamp() + make_interval(secs => :ttl)
         FROM limits, in_flight, recent
         WHERE in_flight.n < limits.parallel AND recent.n < limits.rpm
         RETURNING id
@@ -73,14 +73,28 @@ class Lease:
     provider_id: str
 
 
-async def try_take(db: Database, provider_id: str, ttl_seconds: float) -> Lease | float:
+async def try_take(
+    db: Database,
+    provider_id: str,
+    ttl_seconds: float,
+    *,
+    run_id: str | None = None,
+    model_id: str | None = None,
+) -> Lease | float:
     """A lease, or how long to wait before trying again."""
     async with db.transaction() as session:
         connection = await session.connection()
         await connection.execute(_LOCK, {"p": provider_id})
         row = (
             await connection.execute(
-                _TAKE, {"p": provider_id, "ttl": ttl_seconds, "window": _RECENT_WINDOW}
+                _TAKE,
+                {
+                    "p": provider_id,
+                    "ttl": ttl_seconds,
+                    "window": _RECENT_WINDOW,
+                    "run": run_id,
+                    "model": model_id,
+                },
             )
         ).one()
     if row.lease_id is not None:
@@ -90,10 +104,17 @@ async def try_take(db: Database, provider_id: str, ttl_seconds: float) -> Lease 
     return random.uniform(*_POLL_SECONDS)
 
 
-async def take(db: Database, provider_id: str, ttl_seconds: float) -> Lease:
+async def take(
+    db: Database,
+    provider_id: str,
+    ttl_seconds: float,
+    *,
+    run_id: str | None = None,
+    model_id: str | None = None,
+) -> Lease:
     """Wait for room under the provider's limits, then hold a lease. Cancellable."""
     while True:
-        outcome = await try_take(db, provider_id, ttl_seconds)
+        outcome = await try_take(db, provider_id, ttl_seconds, run_id=run_id, model_id=model_id)
         if isinstance(outcome, Lease):
             return outcome
         await asyncio.sleep(min(outcome, 1.0))

@@ -83,6 +83,9 @@ class ProviderLease(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     provider_id: str = Field(foreign_key="llm_providers.id")
+    # What the call is for (execution metrics); a lease may also serve no run (summaries).
+    run_id: str | None = None
+    model_id: str | None = None
     started_at: datetime | None = Field(
         default=None,
         sa_type=sa.DateTime(timezone=True),
@@ -97,6 +100,11 @@ class ProviderLease(SQLModel, table=True):
         sa.Index(
             "ix_provider_leases_open",
             "provider_id",
+            postgresql_where=sa.text("finished_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_provider_leases_run_open",
+            "run_id",
             postgresql_where=sa.text("finished_at IS NULL"),
         ),
     )

@@ -84,27 +84,39 @@ class RunMetrics:
 
 
 async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
+    # Active: a provider call in flight (an open lease). Queued: every other live job,
+    # including those a worker holds while they wait for room under the provider's limits.
     jobs = await _rows(
         session,
         """
-        SELECT substr(j.queue_name, 7) AS provider, j.status, j.args->>'modelId' AS model_id,
-               count(*) AS n, sum(j.attempts) AS attempts
+        SELECT substr(j.queue_name, 7) AS provider, count(*) AS n, sum(j.attempts) AS attempts
         FROM procrastinate_jobs j
         WHERE (j.args->>'runId') = :run AND j.status IN ('todo', 'doing') AND j.task_name = :task
-        GROUP BY 1, 2, 3
+        GROUP BY 1
         """,
         {"run": run_id, "task": queue.PROBE_TASK},
+    )
+    calls = await _rows(
+        session,
+        """
+        SELECT p.name AS provider, l.model_id, count(*) AS n
+        FROM provider_leases l JOIN llm_providers p ON p.id = l.provider_id
+        WHERE l.run_id = :run AND l.finished_at IS NULL AND l.expires_at > clock_timestamp()
+        GROUP BY 1, 2
+        """,
+        {"run": run_id},
     )
     loads: dict[str, ProviderLoad] = {}
     live_retries = 0
     for row in jobs:
         load = loads.setdefault(row.provider, ProviderLoad(row.provider))
         live_retries += int(row.attempts or 0)
-        if row.status == "doing":
-            load.active_jobs += int(row.n)
-            load.active_model_ids.append(row.model_id)
-        else:
-            load.queued_jobs += int(row.n)
+        load.queued_jobs += int(row.n)
+    for row in calls:
+        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
+        load.active_jobs += int(row.n)
+        load.queued_jobs = max(0, load.queued_jobs - int(row.n))
+        load.active_model_ids.append(row.model_id)
     recent = await _rows(
         session,
         """

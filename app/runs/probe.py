@@ -44,14 +44,20 @@ async def run_probe(
         await _fail(db, job, "NOT_FOUND", "Model, provider or scenario not found", job_id, attempts)
         return "failed"
     target = target_for(plan.provider_name, job.model_id, plan.api_config)
-    lease = await limits.take(db, plan.provider_id, ttl_seconds=target.timeout_seconds * 2 + 30)
+    lease = await limits.take(
+        db,
+        plan.provider_id,
+        ttl_seconds=target.timeout_seconds * 2 + 30,
+        run_id=job.run_id,
+        model_id=job.model_id,
+    )
     stored = False
     try:
         if not await execution.open_gate(db, job):
             return "skipped"
         started = time.monotonic()
         try:
-            outcome = await converse(plan, target)
+            outcome = await converse(plan, target, attempt=attempts)
         except ProviderError as error:
             duration_ms = int((time.monotonic() - started) * 1000)
             if error.retryable and attempts + 1 < settings.max_attempts:
@@ -85,7 +91,7 @@ async def run_probe(
             await asyncio.shield(limits.release(db, lease))
 
 
-async def converse(plan: SlotPlan, target: Target) -> SlotOutcome:
+async def converse(plan: SlotPlan, target: Target, *, attempt: int = 0) -> SlotOutcome:
     """Turn 1, then each follow-up after the previous reply, the whole history sent each time."""
     adapter = adapter_for(plan.provider_name)
     messages: list[Message] = []
@@ -99,7 +105,8 @@ async def converse(plan: SlotPlan, target: Target) -> SlotOutcome:
                 target=target,
                 messages=tuple(messages),
                 temperature=plan.job.temperature,
-                seed=f"{plan.job.seed}:{turn}",
+                # The attempt too: a simulated transient failure must not repeat on retry.
+                seed=f"{plan.job.seed}:{turn}:{attempt}",
             )
         )
         messages.append(Message("assistant", completion.text))

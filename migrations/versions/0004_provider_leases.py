@@ -21,6 +21,8 @@ def upgrade() -> None:
         "provider_leases",
         sa.Column("id", sa.BigInteger(), primary_key=True),
         sa.Column("provider_id", sa.String(), sa.ForeignKey("llm_providers.id"), nullable=False),
+        sa.Column("run_id", sa.String(), nullable=True),
+        sa.Column("model_id", sa.String(), nullable=True),
         sa.Column(
             "started_at",
             sa.DateTime(timezone=True),
@@ -35,6 +37,12 @@ def upgrade() -> None:
         "ix_provider_leases_open",
         "provider_leases",
         ["provider_id"],
+        postgresql_where=sa.text("finished_at IS NULL"),
+    )
+    op.create_index(
+        "ix_provider_leases_run_open",
+        "provider_leases",
+        ["run_id"],
         postgresql_where=sa.text("finished_at IS NULL"),
     )
     op.create_table(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 
 import httpx
+import pytest
 
 from app.db import Database
 from tests.factories import gql
@@ -135,3 +137,119 @@ async def test_killing_a_worker_mid_run_loses_and_doubles_nothing(
         )
         == 0
     )
+
+
+ESTIMATE = """query($d: ID!, $m: [String!]!) { estimateCost(definitionId: $d, models: $m,
+  samplesPerScenario: 2) { total scenarioCount basedOnSampleCount isUsingFallback fallbackReason
+  perModel { modelId scenarioCount inputTokens avgInputPerProbe sampleCount isUsingFallback
+             totalCost } } }"""
+
+
+async def test_estimate_cost_falls_back_then_learns_from_transcripts(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    before = (await gql(app_client, ESTIMATE, {"d": DEMO, "m": ["sim-instant"]}, key=admin_key))[
+        "data"
+    ]["estimateCost"]
+    assert before["isUsingFallback"] and before["fallbackReason"]
+    assert before["scenarioCount"] == 6 and before["total"] > 0
+    run_id, _ = await start(app_client, admin_key, models=["sim-instant"])
+    with workers(database_url):
+        await wait_for_status(db, run_id, {"COMPLETED"})
+    after = (await gql(app_client, ESTIMATE, {"d": DEMO, "m": ["sim-instant"]}, key=admin_key))[
+        "data"
+    ]["estimateCost"]
+    model = after["perModel"][0]
+    assert not after["isUsingFallback"] and after["fallbackReason"] is None
+    assert model["sampleCount"] == 6 and after["basedOnSampleCount"] == 6
+    observed = await scalar(
+        db, "SELECT avg(input_tokens) FROM transcripts WHERE run_id = :r", r=run_id
+    )
+    assert model["avgInputPerProbe"] == pytest.approx(float(observed))
+    assert model["inputTokens"] == pytest.approx(float(observed) * 12)
+    body = await gql(app_client, ESTIMATE, {"d": "nope", "m": ["sim-instant"]}, key=admin_key)
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+QUEUE = """{ queueStatus { isRunning isPaused totals { pending active completed failed }
+  jobTypes { type pending active completed failed } } }"""
+
+
+async def test_pause_queue_holds_dispatch_in_every_worker_process(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    await add_model(db, "sim-slow", {"latencyMs": 300})
+    paused = await gql(app_client, "mutation { pauseQueue { isPaused } }", key=admin_key)
+    assert paused["data"]["pauseQueue"] == {"isPaused": True}
+    run_id, jobs = await start(app_client, admin_key, models=["sim-slow"], samplesPerScenario=2)
+    with workers(database_url, count=2):
+        await wait_until(db, "SELECT count(*) > 0 FROM procrastinate_workers")
+        await asyncio.sleep(1.5)  # long enough for idle workers to have fetched jobs
+        assert (
+            await scalar(db, "SELECT count(*) FROM probe_results WHERE run_id = :r", r=run_id) == 0
+        )
+        assert await scalar(db, "SELECT status FROM runs WHERE id = :r", r=run_id) == "PENDING"
+        status = (await gql(app_client, QUEUE, key=admin_key))["data"]["queueStatus"]
+        assert status["isRunning"] and status["isPaused"]
+        assert status["totals"]["pending"] + status["totals"]["active"] == jobs
+        resumed = await gql(app_client, "mutation { resumeQueue { isPaused } }", key=admin_key)
+        assert resumed["data"]["resumeQueue"] == {"isPaused": False}
+        await wait_for_status(db, run_id, {"COMPLETED"})
+    retries = await scalar(
+        db, "SELECT coalesce(sum(retry_count), 0) FROM probe_results WHERE run_id = :r", r=run_id
+    )
+    assert retries == 0  # holding dispatch used up no attempt
+
+
+METRICS = """query($id: ID!) { run(id: $id) { stalledModels executionMetrics {
+  totalActive totalQueued totalRetries estimatedSecondsRemaining
+  providers { provider activeJobs queuedJobs maxParallel requestsPerMinute activeModelIds
+              recentCompletions { modelId success durationMs } } } } }"""
+
+
+async def test_execution_metrics_read_the_queue_while_a_run_executes(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    await add_model(db, "sim-slow", {"latencyMs": 400})
+    await execute(db, "UPDATE llm_providers SET max_parallel_requests = 2 WHERE name = 'simulated'")
+    run_id, jobs = await start(app_client, admin_key, models=["sim-slow"], samplesPerScenario=2)
+    queued = (await gql(app_client, METRICS, {"id": run_id}, key=admin_key))["data"]["run"]
+    assert queued["executionMetrics"]["totalQueued"] == jobs
+    assert queued["stalledModels"] == []
+    with workers(database_url):
+        await wait_until(db, "SELECT count(*) >= 2 FROM probe_results WHERE run_id = :r", r=run_id)
+        run = (await gql(app_client, METRICS, {"id": run_id}, key=admin_key))["data"]["run"]
+        await wait_for_status(db, run_id, {"COMPLETED"})
+    metrics = run["executionMetrics"]
+    (provider,) = metrics["providers"]
+    assert provider["provider"] == "simulated" and provider["maxParallel"] == 2
+    assert provider["activeJobs"] <= 2  # the provider's limit, not the worker's concurrency
+    assert metrics["totalActive"] + metrics["totalQueued"] <= jobs - 2
+    assert provider["recentCompletions"] and provider["recentCompletions"][0]["success"]
+    assert metrics["estimatedSecondsRemaining"] is not None
+
+
+async def test_recover_run_requeues_slots_whose_jobs_were_lost(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    run_id, jobs = await start(app_client, admin_key, models=["sim-instant"])
+    await execute(db, "DELETE FROM procrastinate_jobs WHERE args->>'runId' = :r", r=run_id)
+    recover = (
+        """mutation($id: ID!) { recoverRun(runId: $id) { action requeuedCount run { id } } }"""
+    )
+    body = await gql(app_client, recover, {"id": run_id}, key=admin_key)
+    assert body["data"]["recoverRun"] == {
+        "action": "REQUEUED",
+        "requeuedCount": jobs,
+        "run": {"id": run_id},
+    }
+    again = await gql(app_client, recover, {"id": run_id}, key=admin_key)
+    assert again["data"]["recoverRun"]["action"] == "NONE"  # nothing lost twice
+    with workers(database_url):
+        await wait_for_status(db, run_id, {"COMPLETED"})
+    sweep = await gql(
+        app_client, "mutation { triggerRecovery { detected recovered errors } }", key=admin_key
+    )
+    assert sweep["data"]["triggerRecovery"] == {"detected": 0, "recovered": 0, "errors": 0}
+    missing = await gql(app_client, recover, {"id": "no-such-run"}, key=admin_key)
+    assert missing["errors"][0]["message"] == "Run not found: no-such-run"
