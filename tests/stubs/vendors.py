@@ -326,6 +326,7 @@ class Received:
     query: str
     headers: dict[str, str]
     body: Any  # the decoded JSON, or None when it was not JSON
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds)
 
 
 @dataclass
@@ -336,6 +337,7 @@ class Script:
     received: list[Received] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    disconnected: int = 0  # requests whose client hung up before the reply was sent
     _queue: deque[Reply] = field(default_factory=deque, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -429,20 +431,23 @@ async def _answer(
     )
     reply = script.begin(received)
     try:
-        if reply.delay > 0:
-            await _sleep_unless_disconnected(request, reply.delay)
+        if reply.delay > 0 and not await _sleep_unless_disconnected(request, reply.delay):
+            with script._lock:
+                script.disconnected += 1
         return reply.render(vendor, model)
     finally:
         script.end()
 
 
-async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
-    """Wait, but stop as soon as the client hangs up (so shutdown never waits on a slow reply)."""
+async def _sleep_unless_disconnected(request: Request, seconds: float) -> bool:
+    """Wait, but stop as soon as the client hangs up (so shutdown never waits on a slow reply).
+    False when the client hung up."""
     deadline = time.monotonic() + seconds
     while (remaining := deadline - time.monotonic()) > 0:
         if await request.is_disconnected():
-            return
+            return False
         await asyncio.sleep(min(0.05, remaining))
+    return True
 
 
 # Running it ------------------------------------------------------------------------------
