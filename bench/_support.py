@@ -50,7 +50,9 @@ async def served(url: str) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient, 
     """The app on `url` (demo data loaded) with an httpx client and an admin key."""
     from app import auth
 
-    settings = Settings(seed_demo=True, local_admin_key=False, auto_migrate=False, run_workers=False)
+    settings = Settings(
+        seed_demo=True, local_admin_key=False, auto_migrate=False, run_workers=False
+    )
     app = create_app(settings, database_url=url)
     async with app.router.lifespan_context(app):
         db: Database = app.state.runtime.db

@@ -21,7 +21,6 @@ from app.db import Database
 # Polling while the provider is at its parallel limit: short, with jitter so that waiting
 # jobs in several processes do not wake in lockstep.
 _POLL_SECONDS = (0.02, 0.08)
-_RECENT_WINDOW = "60 seconds"
 
 # Its own statement: the counting statement's snapshot must be taken after the lock is held,
 # or it would miss the lease the previous holder just committed.
@@ -40,9 +39,9 @@ _TAKE = sa.text(
           AND expires_at > clock_timestamp()
     ),
     recent AS (
-        SELECT count(*) AS n, min(started_at) AS oldest FROM provider_leases
+        SELECT coalesce(sum(calls), 0) AS n, min(second) AS oldest FROM provider_starts
         WHERE provider_id = CAST(:p AS text)
-          AND started_at > clock_timestamp() - CAST(:window AS interval)
+          AND second > date_trunc('second', clock_timestamp()) - interval '60 seconds'
     ),
     taken AS (
         INSERT INTO provider_leases (provider_id, run_id, model_id, expires_at)
@@ -50,10 +49,15 @@ _TAKE = sa.text(
         FROM limits, in_flight, recent
         WHERE in_flight.n < limits.parallel AND recent.n < limits.rpm
         RETURNING id
+    ),
+    counted AS (
+        INSERT INTO provider_starts (provider_id, second, calls)
+        SELECT CAST(:p AS text), date_trunc('second', clock_timestamp()), 1 FROM taken
+        ON CONFLICT (provider_id, second) DO UPDATE SET calls = provider_starts.calls + 1
     )
     SELECT (SELECT id FROM taken) AS lease_id,
            (SELECT recent.n >= limits.rpm FROM recent, limits) AS rpm_bound,
-           (SELECT EXTRACT(EPOCH FROM recent.oldest + CAST(:window AS interval)
+           (SELECT EXTRACT(EPOCH FROM recent.oldest + interval '61 seconds'
                    - clock_timestamp()) FROM recent) AS rpm_wait
     """
 )
@@ -62,8 +66,17 @@ _FINISH = sa.text(
     "WHERE id = :id AND finished_at IS NULL"
 )
 _PRUNE = sa.text(
-    "DELETE FROM provider_leases WHERE started_at < clock_timestamp() - interval '5 minutes' "
-    "AND (finished_at IS NOT NULL OR expires_at < clock_timestamp())"
+    """
+    WITH leases AS (
+        DELETE FROM provider_leases
+        WHERE started_at < clock_timestamp() - interval '5 minutes'
+          AND (finished_at IS NOT NULL OR expires_at < clock_timestamp())
+        RETURNING 1)
+    , starts AS (
+        DELETE FROM provider_starts WHERE second < clock_timestamp() - interval '5 minutes'
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM leases) + (SELECT count(*) FROM starts)
+    """
 )
 
 
@@ -91,7 +104,6 @@ async def try_take(
                 {
                     "p": provider_id,
                     "ttl": ttl_seconds,
-                    "window": _RECENT_WINDOW,
                     "run": run_id,
                     "model": model_id,
                 },
@@ -133,5 +145,5 @@ async def release(db: Database, lease: Lease) -> None:
 
 async def prune(db: Database) -> int:
     async with db.transaction() as session:
-        result = await (await session.connection()).execute(_PRUNE)
-    return int(result.rowcount or 0)
+        pruned = (await (await session.connection()).execute(_PRUNE)).scalar_one()
+    return int(pruned)

@@ -96,7 +96,6 @@ class ProviderLease(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
     __table_args__ = (
-        sa.Index("ix_provider_leases_started", "provider_id", "started_at"),
         sa.Index(
             "ix_provider_leases_open",
             "provider_id",
@@ -108,6 +107,17 @@ class ProviderLease(SQLModel, table=True):
             postgresql_where=sa.text("finished_at IS NULL"),
         ),
     )
+
+
+class ProviderStarts(SQLModel, table=True):
+    """Calls started per provider per second: the rolling minute behind `requestsPerMinute` is
+    the sum of at most 60 rows, however busy the provider is."""
+
+    __tablename__ = "provider_starts"
+
+    provider_id: str = Field(foreign_key="llm_providers.id", primary_key=True)
+    second: datetime = Field(sa_type=sa.DateTime(timezone=True), primary_key=True)
+    calls: int = Field(default=0, sa_column_kwargs={"server_default": "0", "nullable": False})
 
 
 class QueueControl(SQLModel, table=True):

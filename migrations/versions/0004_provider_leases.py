@@ -32,7 +32,6 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_provider_leases_started", "provider_leases", ["provider_id", "started_at"])
     op.create_index(
         "ix_provider_leases_open",
         "provider_leases",
@@ -46,6 +45,12 @@ def upgrade() -> None:
         postgresql_where=sa.text("finished_at IS NULL"),
     )
     op.create_table(
+        "provider_starts",
+        sa.Column("provider_id", sa.String(), sa.ForeignKey("llm_providers.id"), primary_key=True),
+        sa.Column("second", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("calls", sa.Integer(), server_default="0", nullable=False),
+    )
+    op.create_table(
         "queue_controls",
         sa.Column("name", sa.String(), primary_key=True),
         sa.Column("paused", sa.Boolean(), server_default=sa.false(), nullable=False),
@@ -57,4 +62,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("queue_controls")
+    op.drop_table("provider_starts")
     op.drop_table("provider_leases")
