@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # all processes, are enforced on top (maxParallelRequests, requestsPerMinute).
     worker_concurrency: int = Field(default=32, ge=1)
     summary_concurrency: int = Field(default=8, ge=1)
+    # Database connections one worker process may hold for its jobs (each job holds one only
+    # for its short transactions), besides one LISTEN connection per queue and the queue's own.
+    worker_db_connections: int = Field(default=10, ge=2)
     # Attempts of a probe or summary before it fails for good, and the first retry's delay
     # (doubling each time) when the provider gave no Retry-After.
     max_attempts: int = Field(default=4, ge=1)

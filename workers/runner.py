@@ -31,8 +31,9 @@ async def provider_names(db: Database) -> list[str]:
 
 async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Event) -> None:
     """Work until `stop` is set; jobs still running then are aborted and retried later."""
-    db = Database(database_url, pool_size=settings.worker_concurrency + 8)
-    app = build_app(database_url, settings)
+    half = settings.worker_db_connections // 2
+    db = Database(database_url, pool_size=half, max_overflow=settings.worker_db_connections - half)
+    app = build_app(database_url, settings, pool_size=max(2, half))
     runtime = WorkerRuntime(db=db, settings=settings)
     prefix = f"{socket.gethostname()}:{os.getpid()}"
     try:
