@@ -86,13 +86,15 @@ def check_in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstra
 class Database:
     """One engine per process; sessions never outlive a request or a job."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True
+    ) -> None:
         self.url = libpq_url(url)
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url),
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
         )
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False

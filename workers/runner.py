@@ -32,7 +32,14 @@ async def provider_names(db: Database) -> list[str]:
 async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Event) -> None:
     """Work until `stop` is set; jobs still running then are aborted and retried later."""
     half = settings.worker_db_connections // 2
-    db = Database(database_url, pool_size=half, max_overflow=settings.worker_db_connections - half)
+    # No ping per checkout: a job that meets a dropped connection fails, and recovery
+    # re-queues its slot; the ping would cost a round trip on every transaction.
+    db = Database(
+        database_url,
+        pool_size=half,
+        max_overflow=settings.worker_db_connections - half,
+        pre_ping=False,
+    )
     app = build_app(database_url, settings, pool_size=max(2, half))
     runtime = WorkerRuntime(db=db, settings=settings)
     prefix = f"{socket.gethostname()}:{os.getpid()}"

@@ -96,19 +96,26 @@ async def try_take(
 ) -> Lease | float:
     """A lease, or how long to wait before trying again."""
     async with db.transaction() as session:
-        connection = await session.connection()
-        await connection.execute(_LOCK, {"p": provider_id})
-        row = (
-            await connection.execute(
-                _TAKE,
-                {
-                    "p": provider_id,
-                    "ttl": ttl_seconds,
-                    "run": run_id,
-                    "model": model_id,
-                },
-            )
-        ).one()
+        return await try_take_on(
+            await session.connection(), provider_id, ttl_seconds, run_id=run_id, model_id=model_id
+        )
+
+
+async def try_take_on(
+    connection: AsyncConnection,
+    provider_id: str,
+    ttl_seconds: float,
+    *,
+    run_id: str | None = None,
+    model_id: str | None = None,
+) -> Lease | float:
+    """`try_take` inside the caller's transaction: the lease exists only if it commits."""
+    await connection.execute(_LOCK, {"p": provider_id})
+    row = (
+        await connection.execute(
+            _TAKE, {"p": provider_id, "ttl": ttl_seconds, "run": run_id, "model": model_id}
+        )
+    ).one()
     if row.lease_id is not None:
         return Lease(id=int(row.lease_id), provider_id=provider_id)
     if row.rpm_bound and row.rpm_wait is not None:

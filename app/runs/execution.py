@@ -83,20 +83,25 @@ async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]
 async def plan_slot(db: Database, job: SlotJob, provider_name: str) -> SlotPlan | None:
     """Read the model, its provider and the scenario (None when any has gone)."""
     async with db.session() as session:
-        connection = await session.connection()
-        row = (
-            await _execute(
-                connection,
-                """
-                SELECT p.id AS provider_id, p.name AS provider_name, m.api_config,
-                       m.cost_input_per_million, m.cost_output_per_million, s.content
-                FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
-                JOIN scenarios s ON s.id = :scenario
-                WHERE m.model_id = :model AND p.name = :provider
-                """,
-                {"model": job.model_id, "provider": provider_name, "scenario": job.scenario_id},
-            )
-        ).one_or_none()
+        return await plan_slot_on(await session.connection(), job, provider_name)
+
+
+async def plan_slot_on(
+    connection: AsyncConnection, job: SlotJob, provider_name: str
+) -> SlotPlan | None:
+    row = (
+        await _execute(
+            connection,
+            """
+            SELECT p.id AS provider_id, p.name AS provider_name, m.api_config,
+                   m.cost_input_per_million, m.cost_output_per_million, s.content
+            FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
+            JOIN scenarios s ON s.id = :scenario
+            WHERE m.model_id = :model AND p.name = :provider
+            """,
+            {"model": job.model_id, "provider": provider_name, "scenario": job.scenario_id},
+        )
+    ).one_or_none()
     if row is None:
         return None
     content = row.content or {}
@@ -130,43 +135,47 @@ async def open_gate(db: Database, job: SlotJob) -> bool:
     PENDING → RUNNING at its first probe, and skips a slot that already has a result.
     """
     async with db.transaction() as session:
-        connection = await session.connection()
-        # The update first: taking the exclusive row lock before the share lock avoids the
-        # share → exclusive upgrade that deadlocks two concurrent first probes.
-        started = (
-            await _execute(
-                connection,
-                """
-                UPDATE runs SET status = 'RUNNING', started_at = now(), updated_at = now()
-                WHERE id = :run AND status = 'PENDING' AND deleted_at IS NULL
-                RETURNING id
-                """,
-                {"run": job.run_id},
-            )
-        ).one_or_none()
-        row = (
-            await _execute(
-                connection,
-                """
-                SELECT r.status, r.deleted_at IS NULL AS live,
-                       EXISTS (SELECT 1 FROM probe_results p
-                               WHERE p.run_id = r.id AND p.scenario_id = :scenario
-                                 AND p.model_id = :model AND p.sample_index = :sample) AS done
-                FROM runs r WHERE r.id = :run FOR SHARE OF r
-                """,
-                {
-                    "run": job.run_id,
-                    "scenario": job.scenario_id,
-                    "model": job.model_id,
-                    "sample": job.sample_index,
-                },
-            )
-        ).one_or_none()
-        if row is None or not row.live or row.status not in GATE_STATUSES or row.done:
-            return False
-        if started is not None:
-            await notify(connection, job.run_id, "status", status="RUNNING")
-        return True
+        return await open_gate_on(await session.connection(), job)
+
+
+async def open_gate_on(connection: AsyncConnection, job: SlotJob) -> bool:
+    """`open_gate` inside the caller's transaction (the one that takes the provider lease)."""
+    # The update first: taking the exclusive row lock before the share lock avoids the
+    # share → exclusive upgrade that deadlocks two concurrent first probes.
+    started = (
+        await _execute(
+            connection,
+            """
+            UPDATE runs SET status = 'RUNNING', started_at = now(), updated_at = now()
+            WHERE id = :run AND status = 'PENDING' AND deleted_at IS NULL
+            RETURNING id
+            """,
+            {"run": job.run_id},
+        )
+    ).one_or_none()
+    row = (
+        await _execute(
+            connection,
+            """
+            SELECT r.status, r.deleted_at IS NULL AS live,
+                   EXISTS (SELECT 1 FROM probe_results p
+                           WHERE p.run_id = r.id AND p.scenario_id = :scenario
+                             AND p.model_id = :model AND p.sample_index = :sample) AS done
+            FROM runs r WHERE r.id = :run FOR SHARE OF r
+            """,
+            {
+                "run": job.run_id,
+                "scenario": job.scenario_id,
+                "model": job.model_id,
+                "sample": job.sample_index,
+            },
+        )
+    ).one_or_none()
+    if row is None or not row.live or row.status not in GATE_STATUSES or row.done:
+        return False
+    if started is not None:
+        await notify(connection, job.run_id, "status", status="RUNNING")
+    return True
 
 
 async def store_success(

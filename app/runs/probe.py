@@ -28,6 +28,38 @@ class RetryLater(Exception):
         self.delay = delay
 
 
+class _GateClosed(Exception):
+    """Rolls back the lease taken in the same transaction."""
+
+
+async def _start(
+    db: Database, job: SlotJob, provider_name: str
+) -> tuple[SlotPlan, Target, limits.Lease] | float | str:
+    """One transaction: read the plan, take a lease under the provider's limits, pass the gate.
+    Returns what to run, or seconds to wait for room, or why the probe stops here."""
+    try:
+        async with db.transaction() as session:
+            connection = await session.connection()
+            plan = await execution.plan_slot_on(connection, job, provider_name)
+            if plan is None:
+                return "missing"
+            target = target_for(plan.provider_name, job.model_id, plan.api_config)
+            taken = await limits.try_take_on(
+                connection,
+                plan.provider_id,
+                ttl_seconds=target.timeout_seconds * 2 + 30,
+                run_id=job.run_id,
+                model_id=job.model_id,
+            )
+            if not isinstance(taken, limits.Lease):
+                return taken
+            if not await execution.open_gate_on(connection, job):
+                raise _GateClosed
+            return plan, target, taken
+    except _GateClosed:
+        return "skipped"
+
+
 async def run_probe(
     db: Database,
     settings: Settings,
@@ -38,28 +70,25 @@ async def run_probe(
     attempts: int,
 ) -> str:
     """Probe one slot; returns what happened (for logs and tests). Raises RetryLater."""
-    await wait_while_paused(db)
-    plan = await execution.plan_slot(db, job, provider_name)
-    if plan is None:
+    while True:
+        await wait_while_paused(db)
+        started = await _start(db, job, provider_name)
+        if not isinstance(started, float):
+            break
+        await asyncio.sleep(min(started, 1.0))
+    if started == "missing":
         await _fail(db, job, "NOT_FOUND", "Model, provider or scenario not found", job_id, attempts)
         return "failed"
-    target = target_for(plan.provider_name, job.model_id, plan.api_config)
-    lease = await limits.take(
-        db,
-        plan.provider_id,
-        ttl_seconds=target.timeout_seconds * 2 + 30,
-        run_id=job.run_id,
-        model_id=job.model_id,
-    )
+    if isinstance(started, str):
+        return started
+    plan, target, lease = started
     stored = False
     try:
-        if not await execution.open_gate(db, job):
-            return "skipped"
-        started = time.monotonic()
+        began = time.monotonic()
         try:
             outcome = await converse(plan, target, attempt=attempts)
         except ProviderError as error:
-            duration_ms = int((time.monotonic() - started) * 1000)
+            duration_ms = int((time.monotonic() - began) * 1000)
             if error.retryable and attempts + 1 < settings.max_attempts:
                 delay = error.retry_after or settings.retry_base_seconds * 2**attempts
                 raise RetryLater(error, delay) from error
@@ -87,7 +116,7 @@ async def run_probe(
         return "stored" if transcript else "duplicate"
     finally:
         if not stored:
-            # Retry, abort (cancel), gate closed or crash in between: the call is over.
+            # Retry, abort (cancel) or a crash in between: the call is over.
             await asyncio.shield(limits.release(db, lease))
 
 

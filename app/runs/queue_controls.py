@@ -4,6 +4,7 @@ before it starts a job, so holding dispatch works across processes."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import sqlalchemy as sa
 
@@ -11,6 +12,9 @@ from app.db import Database
 
 DISPATCH = "dispatch"
 _POLL_SECONDS = 0.5
+# A worker reads the switch at most this often (a pause reaches every process within it).
+_FRESH_SECONDS = 0.5
+_seen: dict[str, tuple[float, bool]] = {}
 
 
 async def is_paused(db: Database) -> bool:
@@ -36,7 +40,16 @@ async def set_paused(db: Database, paused: bool) -> None:
         )
 
 
+async def _paused_recently(db: Database) -> bool:
+    now = time.monotonic()
+    seen = _seen.get(db.url)
+    if seen is None or now - seen[0] > _FRESH_SECONDS:
+        seen = (now, await is_paused(db))
+        _seen[db.url] = seen
+    return seen[1]
+
+
 async def wait_while_paused(db: Database) -> None:
     """Hold a job that was fetched while dispatch is paused (it keeps its retries)."""
-    while await is_paused(db):  # noqa: ASYNC110 - the switch lives in another process's commit
+    while await _paused_recently(db):  # noqa: ASYNC110 - the switch lives in another process's commit
         await asyncio.sleep(_POLL_SECONDS)
