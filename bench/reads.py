@@ -65,9 +65,7 @@ async def measure(
         await post(query, variables)
         ours.append(time.perf_counter() - start)
         start = time.perf_counter()
-        result = graphql.execute_sync(
-            schema, document, root_value=data, variable_values=variables
-        )
+        result = graphql.execute_sync(schema, document, root_value=data, variable_values=variables)
         bare.append(time.perf_counter() - start)
         assert not result.errors, result.errors
         start = time.perf_counter()
