@@ -43,10 +43,7 @@ async def summarize_transcript(
         )
         text = summaries.one_line(completion.text)
     except ProviderError as error:
-        attempts = context.job.attempts
-        if error.retryable and attempts + 1 < settings.max_attempts:
-            delay = error.retry_after or settings.retry_base_seconds * 2**attempts
-            raise RetryLater(error, delay) from error
+        RetryLater.unless_last(error, context.job.attempts, settings)
         failed = True
     except LookupError:
         failed = True  # no summarizer model configured: the code stands, the text is missing

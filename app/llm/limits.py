@@ -9,7 +9,6 @@ once. A worker that dies mid-call leaves its lease open; it stops counting at `e
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass
 
@@ -121,22 +120,6 @@ async def try_take_on(
     if row.rpm_bound and row.rpm_wait is not None:
         return max(0.01, float(row.rpm_wait))
     return random.uniform(*_POLL_SECONDS)
-
-
-async def take(
-    db: Database,
-    provider_id: str,
-    ttl_seconds: float,
-    *,
-    run_id: str | None = None,
-    model_id: str | None = None,
-) -> Lease:
-    """Wait for room under the provider's limits, then hold a lease. Cancellable."""
-    while True:
-        outcome = await try_take(db, provider_id, ttl_seconds, run_id=run_id, model_id=model_id)
-        if isinstance(outcome, Lease):
-            return outcome
-        await asyncio.sleep(min(outcome, 1.0))
 
 
 async def finish(connection: AsyncConnection, lease: Lease) -> None:

@@ -10,7 +10,6 @@ probes finishing at once exactly one sees every slot terminal and moves the run 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import queue
-from app.db import Database, new_id
+from app.db import new_id
 
 GATE_STATUSES = ("PENDING", "RUNNING")
 PROGRESS_CHANNEL = "vr_run_progress"
@@ -73,22 +72,16 @@ class SlotOutcome:
     output_tokens: int
     duration_ms: int
     model_version: str | None
-    queued_at: Any = None
 
 
 async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
     return await connection.execute(sa.text(sql), params)
 
 
-async def plan_slot(db: Database, job: SlotJob, provider_name: str) -> SlotPlan | None:
-    """Read the model, its provider and the scenario (None when any has gone)."""
-    async with db.session() as session:
-        return await plan_slot_on(await session.connection(), job, provider_name)
-
-
-async def plan_slot_on(
+async def plan_slot(
     connection: AsyncConnection, job: SlotJob, provider_name: str
 ) -> SlotPlan | None:
+    """Read the model, its provider and the scenario (None when any has gone)."""
     row = (
         await _execute(
             connection,
@@ -127,19 +120,14 @@ def conversation_prompts(content: dict[str, Any], max_turns: int) -> list[str]:
     return [first, *followups][:max_turns]
 
 
-async def open_gate(db: Database, job: SlotJob) -> bool:
+async def open_gate(connection: AsyncConnection, job: SlotJob) -> bool:
     """The gate every probe passes right before calling the provider.
 
     It reads the run `FOR SHARE`, so a pause or cancel committing at this moment is either
     seen (the probe gives up quietly) or waits for this probe to start. It also moves the run
-    PENDING → RUNNING at its first probe, and skips a slot that already has a result.
+    PENDING → RUNNING at its first probe, and skips a slot that already has a result. It
+    runs in the caller's transaction, the one that takes the provider lease.
     """
-    async with db.transaction() as session:
-        return await open_gate_on(await session.connection(), job)
-
-
-async def open_gate_on(connection: AsyncConnection, job: SlotJob) -> bool:
-    """`open_gate` inside the caller's transaction (the one that takes the provider lease)."""
     # The update first: taking the exclusive row lock before the share lock avoids the
     # share → exclusive upgrade that deadlocks two concurrent first probes.
     started = (
@@ -445,7 +433,3 @@ async def notify(connection: AsyncConnection, run_id: str, event: str, **fields:
         "SELECT pg_notify(:channel, :payload)",
         {"channel": PROGRESS_CHANNEL, "payload": payload},
     )
-
-
-def models_of(config: dict[str, Any]) -> Sequence[str]:
-    return [str(m) for m in config.get("models") or []]

@@ -16,7 +16,6 @@ from app import access
 from app.definitions import service as definitions
 from app.definitions.graphql import Definition, Experiment, Tag
 from app.definitions.models import Definition as DefinitionRow
-from app.errors import ValidationFailed
 from app.graphql.args import IdArgID
 from app.graphql.context import Info
 from app.graphql.loaders import now_or_later
@@ -361,12 +360,13 @@ class Run:
     # here (the one deliberate difference from its current schema).
     @strawberry.field(graphql_type=RunProgress)  # type: ignore[untyped-decorator]
     def progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
-        return now_or_later(
-            _progress_loader(info).load(self._progress_key), RunProgress.from_progress
-        )
+        return self._load_progress(info)
 
     @strawberry.field(graphql_type=RunProgress | None)  # type: ignore[untyped-decorator]
     def run_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        return self._load_progress(info)
+
+    def _load_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
         return now_or_later(
             _progress_loader(info).load(self._progress_key), RunProgress.from_progress
         )
@@ -661,14 +661,16 @@ class RunQuery:
         sample_percentage: int | None = None,
         samples_per_scenario: int | None = None,
     ) -> CostEstimate:
-        percentage = 100 if sample_percentage is None else sample_percentage
-        samples = 1 if samples_per_scenario is None else samples_per_scenario
-        if not models:
-            raise ValidationFailed("At least one model must be selected")
-        if not 1 <= percentage <= 100:
-            raise ValidationFailed("samplePercentage must be between 1 and 100")
-        if not 1 <= samples <= 100:
-            raise ValidationFailed("samplesPerScenario must be between 1 and 100")
+        start.validate_options(
+            start.StartRunRequest(
+                definition_id=str(definition_id),
+                models=models,
+                sample_percentage=sample_percentage,
+                samples_per_scenario=samples_per_scenario,
+            )
+        )
+        percentage = sample_percentage or 100
+        samples = samples_per_scenario or 1
         async with info.context.reader.use() as session:
             await definitions.require_definition(session, str(definition_id))
             live = await definitions.count_scenarios(session, str(definition_id))

@@ -27,6 +27,13 @@ class RetryLater(Exception):
         self.error = error
         self.delay = delay
 
+    @classmethod
+    def unless_last(cls, error: ProviderError, attempts: int, settings: Settings) -> None:
+        """Raise when the error is retryable and attempts remain (Retry-After, else backoff)."""
+        if error.retryable and attempts + 1 < settings.max_attempts:
+            delay = error.retry_after or settings.retry_base_seconds * 2**attempts
+            raise cls(error, delay) from error
+
 
 class _GateClosed(Exception):
     """Rolls back the lease taken in the same transaction."""
@@ -40,7 +47,7 @@ async def _start(
     try:
         async with db.transaction() as session:
             connection = await session.connection()
-            plan = await execution.plan_slot_on(connection, job, provider_name)
+            plan = await execution.plan_slot(connection, job, provider_name)
             if plan is None:
                 return "missing"
             target = target_for(plan.provider_name, job.model_id, plan.api_config)
@@ -53,7 +60,7 @@ async def _start(
             )
             if not isinstance(taken, limits.Lease):
                 return taken
-            if not await execution.open_gate_on(connection, job):
+            if not await execution.open_gate(connection, job):
                 raise _GateClosed
             return plan, target, taken
     except _GateClosed:
@@ -89,9 +96,7 @@ async def run_probe(
             outcome = await converse(plan, target, attempt=attempts)
         except ProviderError as error:
             duration_ms = int((time.monotonic() - began) * 1000)
-            if error.retryable and attempts + 1 < settings.max_attempts:
-                delay = error.retry_after or settings.retry_base_seconds * 2**attempts
-                raise RetryLater(error, delay) from error
+            RetryLater.unless_last(error, attempts, settings)
             async with db.transaction() as session:
                 connection = await session.connection()
                 await execution.store_failure(

@@ -49,6 +49,15 @@ async def start(client: httpx.AsyncClient, key: str, samples: int) -> tuple[str,
     return body["data"]["startRun"]["run"]["id"], body["data"]["startRun"]["jobCount"]
 
 
+async def control(client: httpx.AsyncClient, key: str, verb: str, run_id: str) -> str:
+    """pauseRun / resumeRun / cancelRun; the run's status afterwards."""
+    body = await gql(
+        client, f"mutation($id: ID!) {{ {verb}(runId: $id) {{ status }} }}", {"id": run_id}, key=key
+    )
+    assert "errors" not in body, body
+    return str(body["data"][verb]["status"])
+
+
 async def stored_turns(db: Database, run_id: str) -> int:
     turns = await scalar(
         db, "SELECT coalesce(sum(turn_count), 0) FROM transcripts WHERE run_id = :r", r=run_id
@@ -96,13 +105,7 @@ async def test_pause_lets_calls_in_flight_finish_and_starts_none_until_resume(
     run_id, jobs = await start(app_client, admin_key, samples=4)
     with workers(database_url, WORKER_CONCURRENCY="8"):
         await wait_until(db, "SELECT count(*) >= 4 FROM probe_results WHERE run_id = :r", r=run_id)
-        body = await gql(
-            app_client,
-            "mutation($id: ID!) { pauseRun(runId: $id) { status } }",
-            {"id": run_id},
-            key=admin_key,
-        )
-        assert body["data"]["pauseRun"]["status"] == "PAUSED"
+        assert await control(app_client, admin_key, "pauseRun", run_id) == "PAUSED"
         await wait_until(db, "SELECT count(*) = 0 FROM provider_leases WHERE finished_at IS NULL")
         started = stub.script.stats()["received"]
         finished = await scalar(
@@ -113,13 +116,7 @@ async def test_pause_lets_calls_in_flight_finish_and_starts_none_until_resume(
         await asyncio.sleep(1.5)  # workers poll every 0.2 s: any leak would show by now
         assert stub.script.stats()["received"] == started
         assert finished < jobs
-        body = await gql(
-            app_client,
-            "mutation($id: ID!) { resumeRun(runId: $id) { status } }",
-            {"id": run_id},
-            key=admin_key,
-        )
-        assert body["data"]["resumeRun"]["status"] == "RUNNING"
+        assert await control(app_client, admin_key, "resumeRun", run_id) == "RUNNING"
         await wait_for_status(db, run_id, {"SUMMARIZING", "COMPLETED"})
     assert stub.script.stats()["received"] == await stored_turns(db, run_id)  # none twice
     retries = await scalar(
@@ -139,13 +136,7 @@ async def test_cancel_aborts_calls_in_flight_and_keeps_stored_transcripts(
     with workers(database_url, WORKER_CONCURRENCY="8"):
         await wait_until(db, "SELECT count(*) = 3 FROM transcripts WHERE run_id = :r", r=run_id)
         await wait_until(db, "SELECT count(*) = 3 FROM provider_leases WHERE finished_at IS NULL")
-        body = await gql(
-            app_client,
-            "mutation($id: ID!) { cancelRun(runId: $id) { status } }",
-            {"id": run_id},
-            key=admin_key,
-        )
-        assert body["data"]["cancelRun"]["status"] == "CANCELLED"
+        assert await control(app_client, admin_key, "cancelRun", run_id) == "CANCELLED"
         for _ in range(200):  # the abort reaches the workers through NOTIFY or their poll
             if stub.script.disconnected >= 3:
                 break

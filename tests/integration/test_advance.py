@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import sqlalchemy as sa
-
 from app.db import Database
 from app.runs import execution
 from app.runs.execution import SlotJob, SlotOutcome, SlotPlan
 from tests.factories import make_definition, make_run
+from tests.workers import scalar
 
 SLOTS = 20
 
@@ -26,11 +25,6 @@ OUTCOME = SlotOutcome(
     duration_ms=3,
     model_version="sim",
 )
-
-
-async def value(db: Database, sql: str, **params: object) -> object:
-    async with db.session() as session:
-        return (await (await session.connection()).execute(sa.text(sql), params)).scalar()
 
 
 async def finish_all_at_once(url: str, plans: list[SlotPlan], succeed: bool) -> None:
@@ -66,15 +60,15 @@ async def test_twenty_probes_finishing_at_once_advance_the_run_exactly_once(
     definition = await make_definition(db)
     run = await make_run(db, definition, status="RUNNING", total_slots=SLOTS)
     scenario = str(
-        await value(
+        await scalar(
             db, "SELECT id FROM scenarios WHERE definition_id = :d LIMIT 1", d=definition.id
         )
     )
     plans = [plan(run.id, scenario, i) for i in range(SLOTS)]
     await finish_all_at_once(database_url, plans, succeed=True)
-    assert await value(db, "SELECT status FROM runs WHERE id = :r", r=run.id) == "SUMMARIZING"
-    assert await value(db, "SELECT count(*) FROM transcripts WHERE run_id = :r", r=run.id) == SLOTS
-    summaries = await value(
+    assert await scalar(db, "SELECT status FROM runs WHERE id = :r", r=run.id) == "SUMMARIZING"
+    assert await scalar(db, "SELECT count(*) FROM transcripts WHERE run_id = :r", r=run.id) == SLOTS
+    summaries = await scalar(
         db,
         "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'summarize_transcript' "
         "AND args->>'runId' = :r",
@@ -87,27 +81,27 @@ async def test_a_duplicate_delivery_stores_nothing_twice(db: Database, database_
     definition = await make_definition(db)
     run = await make_run(db, definition, status="RUNNING", total_slots=2)
     scenario = str(
-        await value(
+        await scalar(
             db, "SELECT id FROM scenarios WHERE definition_id = :d LIMIT 1", d=definition.id
         )
     )
     same = plan(run.id, scenario, 0)
     await finish_all_at_once(database_url, [same, same], succeed=True)
-    assert await value(db, "SELECT count(*) FROM transcripts WHERE run_id = :r", r=run.id) == 1
-    assert await value(db, "SELECT count(*) FROM probe_results WHERE run_id = :r", r=run.id) == 1
-    assert await value(db, "SELECT status FROM runs WHERE id = :r", r=run.id) == "RUNNING"
+    assert await scalar(db, "SELECT count(*) FROM transcripts WHERE run_id = :r", r=run.id) == 1
+    assert await scalar(db, "SELECT count(*) FROM probe_results WHERE run_id = :r", r=run.id) == 1
+    assert await scalar(db, "SELECT status FROM runs WHERE id = :r", r=run.id) == "RUNNING"
 
 
 async def test_all_slots_failing_at_once_fail_the_run_once(db: Database, database_url: str) -> None:
     definition = await make_definition(db)
     run = await make_run(db, definition, status="RUNNING", total_slots=SLOTS)
     scenario = str(
-        await value(
+        await scalar(
             db, "SELECT id FROM scenarios WHERE definition_id = :d LIMIT 1", d=definition.id
         )
     )
     await finish_all_at_once(
         database_url, [plan(run.id, scenario, i) for i in range(SLOTS)], succeed=False
     )
-    assert await value(db, "SELECT status FROM runs WHERE id = :r", r=run.id) == "FAILED"
-    assert await value(db, "SELECT completed_at IS NOT NULL FROM runs WHERE id = :r", r=run.id)
+    assert await scalar(db, "SELECT status FROM runs WHERE id = :r", r=run.id) == "FAILED"
+    assert await scalar(db, "SELECT completed_at IS NOT NULL FROM runs WHERE id = :r", r=run.id)
