@@ -18,8 +18,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
-    # Browser origins allowed to open the GraphQL websocket (None: any).
-    allowed_origins: list[str] | None = None
+    # Browser origins, besides the server's own, allowed to open the GraphQL websocket
+    # (`["*"]`: any). Clients that send no Origin (not browsers) are always allowed.
+    allowed_origins: list[str] = []
+    # Operations one websocket connection may run at once (subscriptions included).
+    max_subscriptions_per_connection: int = Field(default=20, ge=1)
     # Load the demo catalog (providers, models, one definition) at `serve`.
     seed_demo: bool = True
     # Keep an admin key in `data_dir/admin-api-key` and print it at `serve` (local use).

@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from app import access, auth, migrations, seed
 from app.config import Settings, get_settings
@@ -28,6 +30,7 @@ from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.runs.live import LiveRuns
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ class Runtime:
     db: Database
     admin_key: str | None
     embedded: EmbeddedPostgres | None
+    live: LiveRuns
     workers: asyncio.subprocess.Process | None = None
 
 
@@ -48,7 +52,12 @@ class GraphQLApp(GraphQL[Context, None]):
         schema = build_schema(
             max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
         )
-        super().__init__(schema, **kwargs)
+        super().__init__(
+            schema,
+            allowed_origins=settings.allowed_origins,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            **kwargs,
+        )
         self.settings = settings
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
@@ -69,12 +78,32 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
             shared_session=not isinstance(request, WebSocket),
+            live=runtime.live,
         )
-        token = auth.bearer_token(request.headers.get("authorization"))
-        if token is not None:
-            async with context.reader.use() as session:
-                context.viewer = await auth.authenticate(session, token)
+        context.viewer = await _viewer(context, request.headers.get("authorization"))
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws `connection_init`: `{"Authorization": "Bearer <key>"}`, the
+        same key rules as HTTP (a browser cannot set headers on a websocket handshake)."""
+        params = context.connection_params or {}
+        supplied = params.get("Authorization", params.get("authorization"))
+        if supplied is not None:
+            context.viewer = await _viewer(context, supplied if isinstance(supplied, str) else "")
+            if context.viewer is None:
+                raise ConnectionRejectionError({"message": "Invalid API key"})
+        if context.viewer is None:
+            raise ConnectionRejectionError({"message": "Authentication required"})
+        acknowledged: UnsetType = UNSET  # a plain `connection_ack`, no payload
+        return acknowledged
+
+
+async def _viewer(context: Context, authorization: str | None) -> auth.Viewer | None:
+    token = auth.bearer_token(authorization)
+    if token is None:
+        return None
+    async with context.reader.use() as session:
+        return await auth.authenticate(session, token)
 
 
 async def prepare(settings: Settings, database_url: str | None = None) -> Runtime:
@@ -94,7 +123,8 @@ async def prepare(settings: Settings, database_url: str | None = None) -> Runtim
             await seed.load_demo(session)
     if settings.local_admin_key:
         admin_key = await seed.ensure_local_admin_key(db, settings.admin_key_file)
-    return Runtime(database_url=url, db=db, admin_key=admin_key, embedded=embedded)
+    live = LiveRuns.for_database(db, url)
+    return Runtime(database_url=url, db=db, admin_key=admin_key, embedded=embedded, live=live)
 
 
 async def start_workers(database_url: str) -> asyncio.subprocess.Process:
@@ -119,6 +149,7 @@ async def stop_workers(process: asyncio.subprocess.Process) -> None:
 async def shutdown(runtime: Runtime) -> None:
     if runtime.workers is not None:
         await stop_workers(runtime.workers)
+    await runtime.live.close()
     await access.wait_for_background_touches()
     await runtime.db.dispose()
     if runtime.embedded is not None:

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +16,9 @@ from app.auth import Viewer
 from app.config import Settings
 from app.db import Database
 from app.graphql.loaders import Loaders
+
+if TYPE_CHECKING:
+    from app.runs.live import LiveRuns
 
 
 class RequestSession:
@@ -61,12 +64,22 @@ class Context:
     response: Any = None
     request_id: str = field(default_factory=lambda: secrets.token_hex(8))
     shared_session: bool = True
+    live: LiveRuns | None = None
+    # The graphql-transport-ws `connection_init` payload (set by Strawberry on websockets).
+    connection_params: dict[str, Any] | None = None
     reader: RequestSession = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.reader = RequestSession(self.db, shared=self.shared_session)
-        self.loaders = Loaders(self.reader)
+        # A websocket's context lasts as long as the connection: caching there would serve
+        # one subscription event's data to the next, so loaders only batch.
+        self.loaders = Loaders(self.reader, cache=self.shared_session)
+
+    def require_live(self) -> LiveRuns:
+        if self.live is None:
+            raise RuntimeError("live progress is not available in this context")
+        return self.live
 
     async def close(self) -> None:
         await self.reader.close()

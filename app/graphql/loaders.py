@@ -27,10 +27,11 @@ FetchWith = Callable[[AsyncSession, Sequence[K], P], Awaitable[dict[K, V]]]
 
 
 class Loaders:
-    """Created per request (per operation over a websocket); caches only for that lifetime."""
+    """Created per request; caches for that request only (not at all over a websocket)."""
 
-    def __init__(self, reader: RequestSession) -> None:
+    def __init__(self, reader: RequestSession, *, cache: bool = True) -> None:
         self._reader = reader
+        self._cache = cache
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     def by_key(self, name: str, fetch: Fetch[K, V], default: V | None = None) -> DataLoader[K, V]:
@@ -42,7 +43,7 @@ class Loaders:
                     found = await fetch(session, keys)
                 return [found.get(k, default) for k in keys]
 
-            self._loaders[name] = DataLoader(load_fn=load)
+            self._loaders[name] = DataLoader(load_fn=load, cache=self._cache)
         return self._loaders[name]
 
     def with_params(self, name: str, fetch: FetchWith[K, P, V]) -> DataLoader[tuple[K, P], V]:
@@ -60,7 +61,7 @@ class Loaders:
                         results.update({(k, params): v for k, v in found.items()})
                 return [results[k] for k in keys]
 
-            self._loaders[name] = DataLoader(load_fn=load)
+            self._loaders[name] = DataLoader(load_fn=load, cache=self._cache)
         return self._loaders[name]
 
 

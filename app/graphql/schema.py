@@ -20,6 +20,7 @@ from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
 from app.llm.graphql import LlmMutation, LlmQuery
 from app.runs.graphql import RunMutation, RunQuery
+from app.runs.subscriptions import RunSubscription
 from app.transcripts.graphql import TranscriptQuery
 
 
@@ -30,6 +31,11 @@ class Query(RunQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
 
 @strawberry.type
 class Mutation(RunMutation, DefinitionMutation, LlmMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(RunSubscription):
     pass
 
 
@@ -49,6 +55,7 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 5000) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         execution_context_class=BasicFieldsExecutionContext,
         extensions=[
             errors.RequireApiKey,

@@ -48,7 +48,9 @@ async def _transition(
     if (await connection.execute(stmt)).first() is None:
         current = await _require_live(session, run_id)
         raise RunStateError(f"Cannot {verb} run in {current.status} state")
-    return await _fresh(session, run_id)
+    run = await _fresh(session, run_id)
+    await execution.notify(connection, run_id, "status", status=run.status)
+    return run
 
 
 async def _fresh(session: AsyncSession, run_id: str) -> Run:
@@ -121,6 +123,7 @@ async def delete_run(session: AsyncSession, run_id: str) -> bool:
         .where(col(Run.id) == run_id)
         .values(deleted_at=sa.func.now(), updated_at=sa.func.now())
     )
+    await execution.notify(connection, run_id, "deleted")
     return True
 
 

@@ -228,7 +228,14 @@ async def store_success(
         output_tokens=outcome.output_tokens,
         duration_ms=outcome.duration_ms,
     )
-    await notify(connection, job.run_id, "slot", modelId=job.model_id, outcome="SUCCESS")
+    await notify(
+        connection,
+        job.run_id,
+        "slot",
+        modelId=job.model_id,
+        outcome="SUCCESS",
+        transcriptId=str(transcript_id),
+    )
     await advance(connection, job.run_id, job_id=job_id)
     return str(transcript_id)
 

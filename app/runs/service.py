@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,6 +96,23 @@ async def list_runs(session: AsyncSession, where: RunFilter, paging: Page) -> Se
 async def count_runs(session: AsyncSession, where: RunFilter) -> int:
     stmt = where.apply(select(sa.func.count()).select_from(Run))
     return int((await session.exec(stmt)).one())
+
+
+# Clock difference tolerated between this process (which timed the loss) and the database.
+CHANGED_SINCE_SLACK = timedelta(seconds=2)
+CHANGED_SINCE_LIMIT = 1000
+
+
+async def runs_changed_since(session: AsyncSession, since: datetime) -> Sequence[Run]:
+    """Runs updated since `since` (deleted ones included), oldest change first."""
+    stmt = (
+        select(Run)
+        .where(col(Run.updated_at) >= since - CHANGED_SINCE_SLACK)
+        .order_by(col(Run.updated_at), col(Run.id))
+        .limit(CHANGED_SINCE_LIMIT)
+    )
+    rows: Sequence[Run] = (await session.exec(stmt)).all()
+    return rows
 
 
 async def standalone_active_runs(session: AsyncSession) -> Sequence[Run]:

@@ -15,7 +15,7 @@ from app.definitions import service as definitions
 from app.definitions.models import Experiment, Scenario
 from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import service as llm
-from app.runs import sampling
+from app.runs import execution, sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
 DEFAULT_CATEGORY = "UNKNOWN_LEGACY"
@@ -172,6 +172,7 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         only_open=False,
     )
     await session.refresh(run)
+    await execution.notify(await session.connection(), run.id, "created", status=run.status)
     return StartedRun(run=run, job_count=job_count, scenario_ids=scenario_ids)
 
 

@@ -1,0 +1,369 @@
+"""Live run progress: what a subscriber sees, read from the database, and the per-run feeds
+that re-read it when a notification says it changed.
+
+Every change to a run sends `pg_notify` in its own transaction (`execution.notify`); the
+process's one `Broker` hears it. Each watched run has one `RunFeed` in the process, shared by
+all of its subscribers: a burst of changes costs one read per `COALESCE_SECONDS`, not one per
+change per subscriber, and every subscriber holds only the newest snapshot it has not yet
+taken (`Mailbox`), so a slow client skips states instead of queueing them. The read after
+the last change is always delivered, so the final state always arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import pubsub
+from app.db import Database
+from app.errors import NotFound
+from app.runs import metrics, service
+from app.runs.execution import PROGRESS_CHANNEL
+from app.runs.progress import Progress
+from app.transcripts import service as transcripts
+
+log = logging.getLogger(__name__)
+
+TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
+# A feed reads at most once per this many seconds; changes in between fold into one event.
+COALESCE_SECONDS = 0.25
+RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryCounts:
+    total: int
+    summarized: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A run's progress and spend at one moment (`sequence` orders reads within a feed)."""
+
+    run_id: str
+    status: str
+    deleted: bool
+    progress: Progress
+    summaries: SummaryCounts | None
+    cost_so_far: float
+    estimated_total_cost: float | None
+    estimated_seconds_remaining: int | None
+    transcript_id: str | None
+    at: datetime
+    sequence: int
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class Mailbox:
+    """The newest snapshot one subscriber has not taken yet; older ones are superseded."""
+
+    def __init__(self) -> None:
+        self._latest: Snapshot | None = None
+        self._taken = -1
+        self._arrived = asyncio.Event()
+
+    def offer(self, snapshot: Snapshot) -> None:
+        newest = self._latest.sequence if self._latest is not None else self._taken
+        if snapshot.sequence > newest:
+            self._latest = snapshot
+            self._arrived.set()
+
+    async def take(self) -> Snapshot:
+        while self._latest is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+        snapshot, self._latest = self._latest, None
+        self._taken = snapshot.sequence
+        return snapshot
+
+
+@dataclass(slots=True)
+class RunFeed:
+    """One watched run in this process: re-reads it after notifications, for every mailbox."""
+
+    db: Database
+    run_id: str
+    mailboxes: set[Mailbox] = field(default_factory=set)
+    _sequence: itertools.count[int] = field(default_factory=itertools.count)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _transcript_id: str | None = None
+    _fallback_costs: dict[str, float] | None = None
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name=f"run-feed-{self.run_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def on_message(self, message: pubsub.Message | None) -> None:
+        if message is not None and message.get("transcriptId"):
+            self._transcript_id = str(message["transcriptId"])
+        self._changed.set()
+
+    async def read(self) -> Snapshot | None:
+        """The run as it is now (None when no such run exists, deleted or not)."""
+        sequence = next(self._sequence)  # taken before reading: a later read sees more
+        async with self.db.session() as session:
+            if self._fallback_costs is None:
+                self._fallback_costs = await _pre_run_cost_per_slot(session, self.run_id)
+            return await read_snapshot(
+                session, self.run_id, sequence, self._transcript_id, self._fallback_costs
+            )
+
+    async def _follow(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            try:
+                snapshot = await self.read()
+            except Exception:
+                log.exception("reading progress of run %s failed; retrying", self.run_id)
+                self._changed.set()
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            if snapshot is not None:
+                for mailbox in list(self.mailboxes):
+                    mailbox.offer(snapshot)
+            await asyncio.sleep(COALESCE_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class RunChange:
+    run_id: str
+    kind: str  # CREATED | STATUS_CHANGED | DELETED
+    status: str | None
+    at: datetime
+
+
+CHANGE_KINDS = {"created": "CREATED", "status": "STATUS_CHANGED", "deleted": "DELETED"}
+
+
+class ChangeBox:
+    """Run changes one `runsChanged` subscriber has not taken yet, the latest per run."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, RunChange] = {}
+        self._arrived = asyncio.Event()
+        self.resync_since: datetime | None = None
+
+    def resync(self, since: datetime) -> None:
+        """Changes since `since` may have been missed: read them before taking the next."""
+        self.resync_since = min(since, self.resync_since or since)
+        self._arrived.set()
+
+    def on_message(self, message: pubsub.Message) -> None:
+        kind = CHANGE_KINDS.get(str(message.get("event")))
+        if kind is not None:
+            status = message.get("status")
+            change = RunChange(str(message["runId"]), kind, status, datetime.now(UTC))
+            self.put(change)
+
+    def put(self, change: RunChange) -> None:
+        self._pending.pop(change.run_id, None)  # move to the end: changes stay in order
+        self._pending[change.run_id] = change
+        self._arrived.set()
+
+    async def wait(self) -> None:
+        while not self._pending and self.resync_since is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    def take(self) -> RunChange | None:
+        if not self._pending:
+            return None
+        run_id = next(iter(self._pending))
+        return self._pending.pop(run_id)
+
+
+class LiveRuns:
+    """The process's live view of runs: feeds per watched run, fed by one broker."""
+
+    def __init__(self, db: Database, broker: pubsub.Broker) -> None:
+        self.db = db
+        self.broker = broker
+        self._feeds: dict[str, tuple[RunFeed, Callable[[], None]]] = {}
+
+    @classmethod
+    def for_database(cls, db: Database, url: str) -> LiveRuns:
+        return cls(db, pubsub.Broker(url, PROGRESS_CHANNEL))
+
+    async def close(self) -> None:
+        for feed, _ in list(self._feeds.values()):
+            await feed.stop()
+        self._feeds.clear()
+        await self.broker.close()
+
+    @asynccontextmanager
+    async def _watch(self, run_id: str) -> AsyncIterator[tuple[RunFeed, Mailbox]]:
+        if run_id not in self._feeds:
+            feed = RunFeed(self.db, run_id)
+            unsubscribe = self.broker.subscribe(run_id, feed.on_message)
+            feed.start()
+            self._feeds[run_id] = (feed, unsubscribe)
+        feed = self._feeds[run_id][0]
+        mailbox = Mailbox()
+        feed.mailboxes.add(mailbox)
+        try:
+            yield feed, mailbox
+        finally:
+            feed.mailboxes.discard(mailbox)
+            if not feed.mailboxes and self._feeds.get(run_id, (None,))[0] is feed:
+                _, unsubscribe = self._feeds.pop(run_id)
+                unsubscribe()
+                await feed.stop()
+
+    async def progress(self, run_id: str) -> AsyncIterator[Snapshot]:
+        """The run's state now, then after each change, ending with its terminal state."""
+        async with self._watch(run_id) as (feed, mailbox):
+            await self.broker.ready()  # LISTEN first: nothing committed after the read is missed
+            first = await feed.read()
+            if first is None or first.deleted:
+                raise NotFound.of("Run", run_id)
+            mailbox.offer(first)
+            while True:
+                snapshot = await mailbox.take()
+                yield snapshot
+                if snapshot.terminal:
+                    return
+
+    async def changes(self) -> AsyncIterator[RunChange]:
+        """Runs created, changing status or deleted, from now on (the latest per run)."""
+        box = ChangeBox()
+        subscribed_at = datetime.now(UTC)
+
+        def on_message(message: pubsub.Message | None) -> None:
+            if message is None:
+                box.resync(max(subscribed_at, self.broker.lost_at or subscribed_at))
+            else:
+                box.on_message(message)
+
+        unsubscribe = self.broker.subscribe(pubsub.ALL, on_message)
+        try:
+            await self.broker.ready()
+            while True:
+                await box.wait()
+                if box.resync_since is not None:
+                    since, box.resync_since = box.resync_since, None
+                    for missed in await self._changed_since(since):
+                        box.put(missed)
+                change = box.take()
+                if change is not None:
+                    yield change
+        finally:
+            unsubscribe()
+
+    async def _changed_since(self, since: datetime) -> list[RunChange]:
+        # The broker was deaf from `since` until it listened again: read what moved instead.
+        async with self.db.session() as session:
+            rows = await service.runs_changed_since(session, since)
+        now = datetime.now(UTC)
+        changes = []
+        for run in rows:
+            if run.deleted_at is not None:
+                kind = "DELETED"
+            elif run.created_at is not None and run.created_at >= since:
+                kind = "CREATED"
+            else:
+                kind = "STATUS_CHANGED"
+            changes.append(RunChange(run.id, kind, run.status, now))
+        return changes
+
+
+async def read_snapshot(
+    session: AsyncSession,
+    run_id: str,
+    sequence: int,
+    transcript_id: str | None,
+    fallback_costs: dict[str, float],
+) -> Snapshot | None:
+    run = (await service.runs_by_id(session, [run_id])).get(run_id)
+    if run is None:
+        return None
+    progress = (await service.progress_by_run(session, [(run.id, run.total_slots)]))[run.id]
+    stats = (await transcripts.stats_by_run(session, [run.id]))[run.id]
+    summaries = None
+    if stats.count or run.status in ("SUMMARIZING", "COMPLETED"):
+        summaries = SummaryCounts(stats.count, stats.summarized, stats.summary_failed)
+    cost = sum(m.cost for m in stats.by_model.values())
+    terminal = run.status in TERMINAL_STATUSES
+    return Snapshot(
+        run_id=run.id,
+        status=run.status,
+        deleted=run.deleted_at is not None,
+        progress=progress,
+        summaries=summaries,
+        cost_so_far=cost,
+        estimated_total_cost=cost
+        if terminal
+        else _estimated_total(
+            run.config.get("models") or [], run.total_slots, progress, stats, fallback_costs
+        ),
+        estimated_seconds_remaining=0
+        if terminal
+        else _seconds_remaining(run.status, run.started_at, progress),
+        transcript_id=transcript_id,
+        at=datetime.now(UTC),
+        sequence=sequence,
+    )
+
+
+def _estimated_total(
+    models: list[str],
+    total_slots: int,
+    progress: Progress,
+    stats: transcripts.RunTranscriptStats,
+    fallback_costs: dict[str, float],
+) -> float | None:
+    """Spend so far, plus each model's remaining slots at the average cost of its transcripts
+    in this run (the pre-run estimate for a model with none yet)."""
+    if not models:
+        return None
+    per_model_slots = total_slots // len(models)
+    total = 0.0
+    for model_id in models:
+        done = progress.by_model.get(model_id)
+        finished = (done.completed + done.failed) if done else 0
+        observed = stats.by_model.get(model_id)
+        if observed and observed.probe_count:
+            total += observed.cost
+            average = observed.cost / observed.probe_count
+        elif model_id in fallback_costs:
+            average = fallback_costs[model_id]
+        else:
+            return None
+        total += max(0, per_model_slots - finished) * average
+    return total
+
+
+def _seconds_remaining(status: str, started_at: datetime | None, progress: Progress) -> int | None:
+    """Remaining slots at the rate slots have finished since the run started (probes only)."""
+    finished = progress.completed + progress.failed
+    if status != "RUNNING" or started_at is None or finished == 0:
+        return None
+    elapsed = (datetime.now(UTC) - started_at).total_seconds()
+    remaining = max(0, progress.total - finished)
+    return math.ceil(remaining * max(elapsed, 0.0) / finished)
+
+
+async def _pre_run_cost_per_slot(session: AsyncSession, run_id: str) -> dict[str, float]:
+    run = (await service.runs_by_id(session, [run_id])).get(run_id)
+    models = list(run.config.get("models") or []) if run is not None else []
+    if run is None or not models:
+        return {}
+    found = await metrics.estimate(session, scenario_count=1, models=models, samples=1)
+    return {m.model_id: (m.input_cost + m.output_cost) / max(1, m.probes) for m in found.per_model}

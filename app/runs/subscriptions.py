@@ -1,0 +1,97 @@
+"""Subscriptions [beyond ValueRank, whose web client polls the whole run every 5 s]:
+`runProgress` streams one run until it ends; `runsChanged` feeds a live dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+
+from app.graphql.context import Info
+from app.runs import live, service
+from app.runs.graphql import RunProgress, Run
+from app.runs.progress import percent_complete
+
+
+@strawberry.type(description="A run's progress and spend, sent when it changes.")
+class RunProgressEvent:
+    run_id: strawberry.ID
+    status: str
+    run_progress: RunProgress
+    summarize_progress: RunProgress | None
+    transcript_id: str | None = strawberry.field(
+        description="The transcript stored or summarized most recently, when there is one."
+    )
+    at: datetime
+    cost_so_far: float = strawberry.field(description="USD, from the run's stored transcripts.")
+    estimated_total_cost: float | None = strawberry.field(
+        description="USD: cost so far plus each model's remaining slots at its observed "
+        "average (the pre-run estimate for a model with no transcript yet)."
+    )
+    estimated_seconds_remaining: int | None = strawberry.field(
+        description="From the rate slots have finished since the run started; null while "
+        "the run is not RUNNING (0 once it has ended)."
+    )
+
+    @classmethod
+    def from_snapshot(cls, snapshot: live.Snapshot) -> RunProgressEvent:
+        summaries = snapshot.summaries
+        return cls(
+            run_id=strawberry.ID(snapshot.run_id),
+            status=snapshot.status,
+            run_progress=RunProgress.from_progress(snapshot.progress),
+            summarize_progress=None
+            if summaries is None
+            else RunProgress(
+                total=summaries.total,
+                completed=summaries.summarized,
+                failed=summaries.failed,
+                percent_complete=percent_complete(
+                    summaries.total, summaries.summarized + summaries.failed
+                ),
+                by_model=None,
+            ),
+            transcript_id=snapshot.transcript_id,
+            at=snapshot.at,
+            cost_so_far=snapshot.cost_so_far,
+            estimated_total_cost=snapshot.estimated_total_cost,
+            estimated_seconds_remaining=snapshot.estimated_seconds_remaining,
+        )
+
+
+@strawberry.type(description="A run was created, changed status, or was deleted.")
+class RunChangeEvent:
+    run_id: strawberry.ID
+    kind: str = strawberry.field(description="CREATED | STATUS_CHANGED | DELETED")
+    status: str | None
+    at: datetime
+
+    @strawberry.field(description="The run as it is now; null once deleted.")  # type: ignore[untyped-decorator]
+    async def run(self, info: Info) -> Run | None:
+        async with info.context.reader.use() as session:
+            row = await service.get_run(session, str(self.run_id))
+        return None if row is None else Run.from_row(row)
+
+
+@strawberry.type
+class RunSubscription:
+    @strawberry.subscription(  # type: ignore[untyped-decorator]
+        description="The run's state now, then after each change (a few per second at "
+        "most), until it is COMPLETED, FAILED or CANCELLED."
+    )
+    async def run_progress(
+        self, info: Info, run_id: strawberry.ID
+    ) -> AsyncGenerator[RunProgressEvent, None]:
+        async for snapshot in info.context.require_live().progress(str(run_id)):
+            yield RunProgressEvent.from_snapshot(snapshot)
+
+    @strawberry.subscription(description="Runs created, changing status or deleted.")  # type: ignore[untyped-decorator]
+    async def runs_changed(self, info: Info) -> AsyncGenerator[RunChangeEvent, None]:
+        async for change in info.context.require_live().changes():
+            yield RunChangeEvent(
+                run_id=strawberry.ID(change.run_id),
+                kind=change.kind,
+                status=change.status,
+                at=change.at,
+            )

@@ -1,0 +1,95 @@
+"""A graphql-transport-ws client over Starlette's TestClient websocket, with deadlines."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+from starlette.testclient import TestClient, WebSocketTestSession
+
+PROTOCOL = "graphql-transport-ws"
+PROGRESS = """subscription($id: ID!) { runProgress(runId: $id) {
+  runId status at transcriptId costSoFar estimatedTotalCost estimatedSecondsRemaining
+  runProgress { total completed failed percentComplete byModel { modelId completed failed } }
+  summarizeProgress { total completed failed } } }"""
+START = """mutation($input: StartRunInput!) { startRun(input: $input) { run { id } jobCount } }"""
+
+
+def receive(ws: WebSocketTestSession, within: float = 60.0) -> dict[str, Any]:
+    """The next message, or a failure after `within` seconds (a deadline, not a timing check)."""
+
+    async def next_message() -> dict[str, Any]:
+        with anyio.fail_after(within):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(next_message)
+    ws._raise_on_close(message)
+    return dict(json.loads(message["text"]))
+
+
+class Connection:
+    """One websocket speaking graphql-transport-ws; `subscribe` returns the operation id."""
+
+    def __init__(self, ws: WebSocketTestSession) -> None:
+        self.ws = ws
+        self._ids = itertools.count(1)
+
+    def init(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.ws.send_json({"type": "connection_init", "payload": payload})
+        return receive(self.ws)
+
+    def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        operation = str(next(self._ids))
+        self.ws.send_json(
+            {
+                "id": operation,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
+        return operation
+
+    def events(self, operation: str, field: str, within: float = 90.0) -> list[dict[str, Any]]:
+        """`data[field]` of every result of `operation` until it completes (errors fail)."""
+        found = []
+        for payload in self.results(operation, within):
+            assert "errors" not in payload, payload
+            found.append(payload["data"][field])
+        return found
+
+    def results(self, operation: str, within: float = 90.0) -> list[dict[str, Any]]:
+        """Every `next` payload of `operation` until its `complete`; an `error` fails."""
+        found: list[dict[str, Any]] = []
+        while True:
+            message = receive(self.ws, within)
+            if message.get("id") != operation:
+                continue
+            if message["type"] == "complete":
+                return found
+            if message["type"] == "error":
+                raise AssertionError(f"subscription error: {message}")
+            found.append(message["payload"])
+
+
+@contextlib.contextmanager
+def connect(client: TestClient, key: str) -> Iterator[Connection]:
+    """A websocket past `connection_init` with the key (acknowledged, or this fails)."""
+    with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
+        connection = Connection(ws)
+        reply = connection.init({"Authorization": f"Bearer {key}"})
+        assert reply == {"type": "connection_ack"}, reply
+        yield connection
+
+
+def start_run(client: TestClient, key: str, **input_: Any) -> tuple[str, int]:
+    body = client.post(
+        "/graphql",
+        json={"query": START, "variables": {"input": input_}},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert "errors" not in body, body
+    return body["data"]["startRun"]["run"]["id"], body["data"]["startRun"]["jobCount"]
