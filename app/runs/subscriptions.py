@@ -10,7 +10,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.runs import live, service
-from app.runs.graphql import RunProgress, Run
+from app.runs.graphql import Run, RunProgress
 from app.runs.progress import percent_complete
 
 
