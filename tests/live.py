@@ -53,6 +53,17 @@ class Connection:
         )
         return operation
 
+    def next(self, operation: str, field: str, within: float = 60.0) -> dict[str, Any] | None:
+        """The next `data[field]` of `operation`, or None when it completed."""
+        while True:
+            message = receive(self.ws, within)
+            if message.get("id") != operation:
+                continue
+            if message["type"] == "complete":
+                return None
+            assert message["type"] == "next" and "errors" not in message["payload"], message
+            return dict(message["payload"]["data"][field])
+
     def events(self, operation: str, field: str, within: float = 90.0) -> list[dict[str, Any]]:
         """`data[field]` of every result of `operation` until it completes (errors fail)."""
         found = []
@@ -85,11 +96,17 @@ def connect(client: TestClient, key: str) -> Iterator[Connection]:
         yield connection
 
 
-def start_run(client: TestClient, key: str, **input_: Any) -> tuple[str, int]:
+def post(client: TestClient, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    """A GraphQL request over HTTP that must succeed; returns `data`."""
     body = client.post(
         "/graphql",
-        json={"query": START, "variables": {"input": input_}},
+        json={"query": query, "variables": variables},
         headers={"Authorization": f"Bearer {key}"},
     ).json()
     assert "errors" not in body, body
-    return body["data"]["startRun"]["run"]["id"], body["data"]["startRun"]["jobCount"]
+    return dict(body["data"])
+
+
+def start_run(client: TestClient, key: str, **input_: Any) -> tuple[str, int]:
+    started = post(client, key, START, input=input_)["startRun"]
+    return started["run"]["id"], started["jobCount"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -100,3 +101,19 @@ async def wait_until(db: Database, sql: str, *, within: float = 60.0, **params: 
 async def execute(db: Database, sql: str, **params: Any) -> None:
     async with db.transaction() as session:
         await (await session.connection()).execute(sa.text(sql), params)
+
+
+async def add_model(db: Database, model_id: str, api_config: dict[str, object]) -> None:
+    """A simulated model priced at $1 / $2 per million tokens, configured by `api_config`."""
+    await execute(
+        db,
+        """
+        INSERT INTO llm_models (id, provider_id, model_id, display_name, cost_input_per_million,
+                                cost_output_per_million, api_config)
+        SELECT :id, id, :model, :model, 1.0, 2.0, CAST(:config AS jsonb)
+        FROM llm_providers WHERE name = 'simulated'
+        """,
+        id=f"m-{model_id}",
+        model=model_id,
+        config=json.dumps(api_config),
+    )

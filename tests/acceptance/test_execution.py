@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 
@@ -12,7 +11,7 @@ import pytest
 
 from app.db import Database
 from tests.factories import gql
-from tests.workers import execute, scalar, wait_for_status, wait_until, workers
+from tests.workers import add_model, execute, scalar, wait_for_status, wait_until, workers
 
 START = """mutation($input: StartRunInput!) {
   startRun(input: $input) { run { id status } jobCount } }"""
@@ -24,21 +23,6 @@ async def start(client: httpx.AsyncClient, key: str, **input_: object) -> tuple[
     assert "errors" not in body, body
     payload = body["data"]["startRun"]
     return payload["run"]["id"], payload["jobCount"]
-
-
-async def add_model(db: Database, model_id: str, api_config: dict[str, object]) -> None:
-    await execute(
-        db,
-        """
-        INSERT INTO llm_models (id, provider_id, model_id, display_name, cost_input_per_million,
-                                cost_output_per_million, api_config)
-        SELECT :id, id, :model, :model, 1.0, 2.0, CAST(:config AS jsonb)
-        FROM llm_providers WHERE name = 'simulated'
-        """,
-        id=f"m-{model_id}",
-        model=model_id,
-        config=json.dumps(api_config),
-    )
 
 
 async def test_a_simulated_run_completes_with_one_summarized_transcript_per_slot(
