@@ -83,11 +83,22 @@ def check_in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstra
     return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
+# A server process never holds more than POOL_SIZE + MAX_OVERFLOW connections (plus its one
+# LISTEN connection), however many requests or subscribers it serves.
+POOL_SIZE = 10
+MAX_OVERFLOW = 10
+
+
 class Database:
     """One engine per process; sessions never outlive a request or a job."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True
+        self,
+        url: str,
+        *,
+        pool_size: int = POOL_SIZE,
+        max_overflow: int = MAX_OVERFLOW,
+        pre_ping: bool = True,
     ) -> None:
         self.url = libpq_url(url)
         self.engine: AsyncEngine = create_async_engine(

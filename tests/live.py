@@ -1,4 +1,5 @@
-"""A graphql-transport-ws client over Starlette's TestClient websocket, with deadlines."""
+"""graphql-transport-ws clients for tests: over Starlette's TestClient websocket, and over a
+real socket; every wait has a deadline."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 import anyio
 from starlette.testclient import TestClient, WebSocketTestSession
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 PROTOCOL = "graphql-transport-ws"
 PROGRESS = """subscription($id: ID!) { runProgress(runId: $id) {
@@ -110,3 +114,43 @@ def post(client: TestClient, key: str, query: str, **variables: Any) -> dict[str
 def start_run(client: TestClient, key: str, **input_: Any) -> tuple[str, int]:
     started = post(client, key, START, input=input_)["startRun"]
     return started["run"]["id"], started["jobCount"]
+
+
+class Socket:
+    """A graphql-transport-ws client on a real socket (the `websockets` library)."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, url: str, key: str) -> Socket:
+        connection = await ws_connect(url, subprotocols=[Subprotocol(PROTOCOL)])
+        await connection.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+        )
+        assert json.loads(await connection.recv()) == {"type": "connection_ack"}
+        return cls(connection)
+
+    async def subscribe(self, query: str, variables: dict[str, Any], operation: str = "1") -> None:
+        message = {
+            "id": operation,
+            "type": "subscribe",
+            "payload": {"query": query, "variables": variables},
+        }
+        await self.connection.send(json.dumps(message))
+
+    async def next(self, field: str, within: float = 60.0) -> dict[str, Any] | None:
+        """The next `data[field]`, or None once the operation completed."""
+        while True:
+            with anyio.fail_after(within):
+                message = json.loads(await self.connection.recv())
+            if message["type"] == "ping":
+                await self.connection.send(json.dumps({"type": "pong"}))
+            elif message["type"] == "complete":
+                return None
+            else:
+                assert message["type"] == "next" and "errors" not in message["payload"], message
+                return dict(message["payload"]["data"][field])
+
+    async def close(self) -> None:
+        await self.connection.close()

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,6 +16,7 @@ import pytest
 from app.graphql.schema import schema
 from app.llm import service as llm_service
 from tests.factories import error_codes, gql
+from tests.serve import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,12 +58,6 @@ async def test_unexpected_errors_are_masked_and_logged(
     assert any("unexpected error (request" in r.getMessage() for r in caplog.records)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _post(url: str, query: str, key: str | None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if key:
@@ -79,40 +70,9 @@ def _post(url: str, query: str, key: str | None) -> dict[str, Any]:
     return body
 
 
-def _start(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = dict(
-        os.environ, DATABASE_URL=database_url, PORT=str(_free_port()), DATA_DIR=str(data_dir)
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: dict[str, str] = {}
-    assert proc.stdout is not None
-    while len(lines) < 2:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"serve exited early with {proc.wait()}")
-        if match := re.match(r"^(GraphiQL|API key): (\S+)$", line.strip()):
-            lines[match.group(1)] = match.group(2)
-    return proc, lines
-
-
-def _stop(proc: subprocess.Popen[str]) -> int:
-    """SIGTERM, as a supervisor would; uvicorn shuts down gracefully, then re-raises the signal."""
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=30)
-    assert proc.stdout is not None
-    proc.stdout.close()
-    return code
-
-
 def test_serve_prints_its_lines_answers_and_reuses_data(database_url: str, tmp_path: Path) -> None:
-    proc, lines = _start(database_url, tmp_path)
+    server = start_server(database_url, tmp_path)
+    lines = {"GraphiQL": server.url, "API key": server.key}
     try:
         assert re.match(r"^http://127\.0\.0\.1:\d+/graphql$", lines["GraphiQL"])
         body = _post(
@@ -129,10 +89,11 @@ def test_serve_prints_its_lines_answers_and_reuses_data(database_url: str, tmp_p
             _post(lines["GraphiQL"], "{ llmModels { id } }", lines["API key"])["data"]["llmModels"]
         )
     finally:
-        assert _stop(proc) == -signal.SIGTERM
+        assert stop_server(server) == -signal.SIGTERM
     assert (tmp_path / "admin-api-key").stat().st_mode & 0o777 == 0o600
 
-    again, lines_again = _start(database_url, tmp_path)
+    again = start_server(database_url, tmp_path)
+    lines_again = {"GraphiQL": again.url, "API key": again.key}
     try:
         assert lines_again["API key"] == lines["API key"]  # the same local key, no new one
         body = _post(
@@ -141,4 +102,4 @@ def test_serve_prints_its_lines_answers_and_reuses_data(database_url: str, tmp_p
         assert len(body["data"]["llmModels"]) == models_first
         assert body["data"]["definitionCount"] == 1
     finally:
-        assert _stop(again) == -signal.SIGTERM
+        assert stop_server(again) == -signal.SIGTERM

@@ -1,0 +1,83 @@
+"""`valuerank serve` as a real subprocess (uvicorn), for tests that need a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Server:
+    process: subprocess.Popen[str]
+    url: str  # http://127.0.0.1:<port>/graphql
+    key: str  # the local admin key `serve` printed
+
+    @property
+    def ws_url(self) -> str:
+        return "ws://" + self.url.removeprefix("http://")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(database_url: str, data_dir: Path, **env: str) -> Server:
+    """Start `serve` and wait for its `GraphiQL:` and `API key:` lines."""
+    environment = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        PORT=str(free_port()),
+        DATA_DIR=str(data_dir),
+        **env,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: dict[str, str] = {}
+    assert process.stdout is not None
+    while len(lines) < 2:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError(f"serve exited early with {process.wait()}")
+        if match := re.match(r"^(GraphiQL|API key): (\S+)$", line.strip()):
+            lines[match.group(1)] = match.group(2)
+    return Server(process, lines["GraphiQL"], lines["API key"])
+
+
+def stop_server(server: Server) -> int:
+    """SIGTERM, as a supervisor would; uvicorn shuts down gracefully, then re-raises it."""
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        code = server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        code = server.process.wait()
+    assert server.process.stdout is not None
+    server.process.stdout.close()
+    return code
+
+
+@contextlib.contextmanager
+def served(database_url: str, data_dir: Path, **env: str) -> Iterator[Server]:
+    server = start_server(database_url, data_dir, **env)
+    try:
+        yield server
+    finally:
+        stop_server(server)
