@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -174,7 +174,9 @@ class ChangeBox:
             self.put(change)
 
     def put(self, change: RunChange) -> None:
-        self._pending.pop(change.run_id, None)  # move to the end: changes stay in order
+        earlier = self._pending.pop(change.run_id, None)  # to the end: changes stay in order
+        if earlier is not None and earlier.kind == "CREATED" and change.kind == "STATUS_CHANGED":
+            change = replace(change, kind="CREATED")  # still news that the run exists
         self._pending[change.run_id] = change
         self._arrived.set()
 
