@@ -1,4 +1,4 @@
-"""`valuerank`: serve, migrate, seed, api-key create, export-schema, worker."""
+"""`valuerank`: serve, migrate, seed, api-key create, export-schema, worker, watch."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--check", metavar="FILE", help="fail if FILE differs from the code's SDL")
     commands.add_parser("worker", help="run job workers")
+    watch = commands.add_parser("watch", help="show a run's live progress until it ends")
+    watch.add_argument("run_id", metavar="RUN_ID")
+    watch.add_argument("--url", help="the GraphQL endpoint (default: $VALUERANK_URL or local)")
+    watch.add_argument(
+        "--api-key", help="default: $VALUERANK_API_KEY, else the key `serve` keeps in DATA_DIR"
+    )
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -54,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         # The workers are their own program (`python -m workers`); the app never imports them.
         os.execv(sys.executable, [sys.executable, "-m", "workers"])
+    if args.command == "watch":
+        return _watch(settings, args.run_id, args.url, args.api_key)
     return 2
 
 
@@ -78,6 +86,21 @@ async def _serve(settings: Settings) -> int:
     print(f"API key: {app.state.runtime.admin_key}", flush=True)
     await serving
     return 0
+
+
+def _watch(settings: Settings, run_id: str, url: str | None, api_key: str | None) -> int:
+    from app import watch
+
+    try:
+        key = watch.resolve_api_key(api_key, os.environ, settings.admin_key_file)
+        return asyncio.run(
+            watch.watch(run_id, url=watch.resolve_url(url, os.environ), api_key=key, out=sys.stdout)
+        )
+    except watch.WatchError as exc:
+        print(f"watch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130  # the shell's convention for "stopped by Ctrl-C"
 
 
 def _with_database(settings: Settings, action: object) -> int:
