@@ -3,100 +3,38 @@ server's own workers with the simulated provider, then the exits a user can meet
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.serve import ROOT, Server, served
 from tests.workers import FAST
 
-ROOT = Path(__file__).resolve().parents[2]
 START = """mutation($input: StartRunInput!) { startRun(input: $input) { run { id } jobCount } }"""
 CANCEL = """mutation($id: ID!) { cancelRun(runId: $id) { status } }"""
 DEMO = {"definitionId": "demo-definition-honesty", "models": ["sim-instant", "sim-steady"]}
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    key: str
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(database_url: str, data_dir: Path, **env: str) -> Iterator[Server]:
-    """`valuerank serve` on this test's database, stopped with SIGTERM; its log in serve.log."""
-    environment = {
-        **os.environ,
-        **FAST,
-        "DATABASE_URL": database_url,
-        "PORT": str(_free_port()),
-        "DATA_DIR": str(data_dir),
-        **env,
-    }
-    with (data_dir / "serve.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=ROOT,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    try:
-        yield _read_banner(proc)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
-
-
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     """The server with its workers: runs execute, with the simulated provider."""
-    with serve(database_url, tmp_path) as running:
+    with served(database_url, tmp_path, **FAST) as running:
         yield running
 
 
 @pytest.fixture
 def idle_server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     """The server without workers: a run stays where the test puts it."""
-    with serve(database_url, tmp_path, RUN_WORKERS="false") as running:
+    with served(database_url, tmp_path, **FAST, RUN_WORKERS="false") as running:
         yield running
-
-
-def _read_banner(proc: subprocess.Popen[str]) -> Server:
-    lines: dict[str, str] = {}
-    assert proc.stdout is not None
-    while len(lines) < 2:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"serve exited early with {proc.wait()}; see serve.log")
-        if match := re.match(r"^(GraphiQL|API key): (\S+)$", line.strip()):
-            lines[match.group(1)] = match.group(2)
-    return Server(url=lines["GraphiQL"], key=lines["API key"])
 
 
 def post(server: Server, query: str, variables: dict[str, Any]) -> dict[str, Any]:
