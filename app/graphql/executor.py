@@ -8,10 +8,18 @@ permission, no extension); this context reads them with one `getattr` and one ou
 and sends every other field (resolvers, objects, lists, nulls, errors) down graphql-core's
 normal path, so the results and errors are exactly the same. The plan for a selection set is
 worked out once per request and reused for each object of a list.
+
+Subscriptions: graphql-core runs each event on a shallow copy of the subscription's executor,
+which shares its caches. Those caches are keyed by the identity of field groups rebuilt for
+every event, so shared they never hit and grow for as long as the subscription lives (the
+garbage collector then spends seconds walking them): each event gets its own. And one state
+of a run is sent to every subscriber of it: a payload naming a `shared_source` is executed
+once per source, operation and variables, and the result is handed to the other subscribers.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, NamedTuple, cast
 
 from graphql import (
@@ -27,6 +35,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 TYPENAME = "__typename"
+SHARED_RESULTS = 512
 
 
 class _Step(NamedTuple):
@@ -43,6 +52,27 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Keyed by id(grouped_field_set); the set is kept alive beside its plan so that
         # its id cannot be reused while this request runs.
         self._plans: dict[int, tuple[Any, list[_Step] | None]] = {}
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = cast("BasicFieldsExecutionContext", super().build_per_event_executor(payload))
+        executor._plans = {}
+        executor._relevant_sub_fields = {}
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        source = getattr(self.root_value, "shared_source", None)
+        if source is None:
+            return super().execute_operation(serially)
+        key = (id(source), id(self.operation), repr(sorted(self.variable_values.coerced.items())))
+        found = _shared.get(key)
+        if found is not None and found[0] is source and found[1] is self.operation:
+            return found[2]
+        result = super().execute_operation(serially)
+        if not self.is_awaitable(result) and not getattr(result, "errors", None):
+            _shared[key] = (source, self.operation, result)
+            if len(_shared) > SHARED_RESULTS:
+                _shared.popitem(last=False)
+        return result
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step] | None:
         cached = self._plans.get(id(grouped_field_set))
@@ -121,6 +151,11 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _merge_later(results, rest)
         results.update(cast("dict[str, Any]", rest))
         return results
+
+
+# (id(source), id(operation), variables) → (source, operation, result): the source and the
+# operation are kept alive beside the result so that their ids cannot be reused meanwhile.
+_shared: OrderedDict[tuple[int, int, str], tuple[Any, Any, Any]] = OrderedDict()
 
 
 async def _merge_later(results: dict[str, Any], rest: Any) -> dict[str, Any]:

@@ -33,11 +33,15 @@ class RunProgressEvent:
         description="From the rate slots have finished since the run started; null while "
         "the run is not RUNNING (0 once it has ended)."
     )
+    # Every subscriber of a run gets the same snapshot: events built from it render once
+    # (see app/graphql/executor.py) and the result is sent to all of them.
+    shared_source: strawberry.Private[live.Snapshot | None] = None
 
     @classmethod
     def from_snapshot(cls, snapshot: live.Snapshot) -> RunProgressEvent:
         summaries = snapshot.summaries
         return cls(
+            shared_source=snapshot,
             run_id=strawberry.ID(snapshot.run_id),
             status=snapshot.status,
             run_progress=RunProgress.from_progress(snapshot.progress),
