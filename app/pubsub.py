@@ -51,7 +51,6 @@ class Broker:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connections_made = 0
-        self.backend_pid: int | None = None
         # Last moment the connection was known to work, and that moment when it was lost:
         # changes after `lost_at` may have been missed until the next RESYNC.
         self.healthy_at: datetime | None = None
@@ -91,7 +90,6 @@ class Broker:
                     self._url, autocommit=True, application_name="valuerank-pubsub"
                 ) as connection:
                     await connection.execute(f'LISTEN "{self._channel}"')
-                    self.backend_pid = connection.info.backend_pid
                     self.healthy_at = datetime.now(UTC)
                     self.connections_made += 1
                     self._ready.set()

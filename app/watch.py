@@ -22,6 +22,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.typing import Subprotocol
 
+from app.runs.models import TERMINAL_STATUSES
+
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 URL_ENV = "VALUERANK_URL"
 API_KEY_ENV = "VALUERANK_API_KEY"
@@ -31,7 +33,6 @@ SUBSCRIPTION = """subscription($id: ID!) { runProgress(runId: $id) {
   runProgress { total completed failed percentComplete }
   summarizeProgress { total completed failed } } }"""
 OPERATION_ID = "1"
-TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 # graphql-transport-ws: the server closes with 4403 when `connection_init` is refused.
 FORBIDDEN = 4403
 BAR_WIDTH = 20

@@ -25,7 +25,7 @@ from app.llm.graphql import LlmModel
 from app.paging import page
 from app.runs import control, metrics, queue_controls, recovery, service, start
 from app.runs import models as tables
-from app.runs.progress import Progress, percent_complete
+from app.runs.progress import Progress, percent_complete, shows_summaries
 from app.runs.sampling import sample_size
 from app.transcripts import service as transcripts
 
@@ -62,6 +62,16 @@ class RunProgress:
                 ByModelProgress(model_id=m, completed=c.completed, failed=c.failed)
                 for m, c in sorted(progress.by_model.items())
             ],
+        )
+
+    @classmethod
+    def of_summaries(cls, total: int, summarized: int, failed: int) -> RunProgress:
+        return cls(
+            total=total,
+            completed=summarized,
+            failed=failed,
+            percent_complete=percent_complete(total, summarized + failed),
+            by_model=None,
         )
 
 
@@ -380,15 +390,9 @@ class Run:
     @strawberry.field
     async def summarize_progress(self, info: Info) -> RunProgress | None:
         stats = await self._stats(info)
-        if stats.count == 0 and self.row.status not in ("SUMMARIZING", "COMPLETED"):
+        if not shows_summaries(stats.count, self.row.status):
             return None
-        return RunProgress(
-            total=stats.count,
-            completed=stats.summarized,
-            failed=stats.summary_failed,
-            percent_complete=percent_complete(stats.count, stats.summarized + stats.summary_failed),
-            by_model=None,
-        )
+        return RunProgress.of_summaries(stats.count, stats.summarized, stats.summary_failed)
 
     @strawberry.field
     async def selected_scenarios(self, info: Info) -> list[str]:

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,12 +27,15 @@ from app.db import Database
 from app.errors import NotFound
 from app.runs import metrics, service
 from app.runs.execution import PROGRESS_CHANNEL
-from app.runs.progress import Progress
+from app.runs.models import TERMINAL_STATUSES
+from app.runs.progress import Progress, shows_summaries
 from app.transcripts import service as transcripts
 
 log = logging.getLogger(__name__)
 
-TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
+# (session, the run's models) → per-slot cost by model, from the pre-run estimate.
+PreRunCosts = Callable[[AsyncSession, list[str]], Awaitable[dict[str, float]]]
+
 # A feed reads at most once per this many seconds; changes in between fold into one event.
 COALESCE_SECONDS = 0.25
 RETRY_SECONDS = 1.0
@@ -119,11 +122,18 @@ class RunFeed:
         """The run as it is now (None when no such run exists, deleted or not)."""
         sequence = next(self._sequence)  # taken before reading: a later read sees more
         async with self.db.session() as session:
-            if self._fallback_costs is None:
-                self._fallback_costs = await _pre_run_cost_per_slot(session, self.run_id)
             return await read_snapshot(
-                session, self.run_id, sequence, self._transcript_id, self._fallback_costs
+                session, self.run_id, sequence, self._transcript_id, self._pre_run_costs
             )
+
+    async def _pre_run_costs(self, session: AsyncSession, models: list[str]) -> dict[str, float]:
+        """Per-slot cost by model from the pre-run estimate, worked out once per feed."""
+        if self._fallback_costs is None:
+            found = await metrics.estimate(session, scenario_count=1, models=models, samples=1)
+            self._fallback_costs = {
+                m.model_id: m.input_cost + m.output_cost for m in found.per_model
+            }
+        return self._fallback_costs
 
     async def _follow(self) -> None:
         while True:
@@ -291,7 +301,7 @@ async def read_snapshot(
     run_id: str,
     sequence: int,
     transcript_id: str | None,
-    fallback_costs: dict[str, float],
+    pre_run_costs: PreRunCosts,
 ) -> Snapshot | None:
     run = (await service.runs_by_id(session, [run_id])).get(run_id)
     if run is None:
@@ -299,10 +309,14 @@ async def read_snapshot(
     progress = (await service.progress_by_run(session, [(run.id, run.total_slots)]))[run.id]
     stats = (await transcripts.stats_by_run(session, [run.id]))[run.id]
     summaries = None
-    if stats.count or run.status in ("SUMMARIZING", "COMPLETED"):
+    if shows_summaries(stats.count, run.status):
         summaries = SummaryCounts(stats.count, stats.summarized, stats.summary_failed)
     cost = sum(m.cost for m in stats.by_model.values())
     terminal = run.status in TERMINAL_STATUSES
+    models: list[str] = list(run.config.get("models") or [])
+    fallback_costs: dict[str, float] = {}
+    if not terminal and any(not stats.by_model.get(m) for m in models):
+        fallback_costs = await pre_run_costs(session, models)
     return Snapshot(
         run_id=run.id,
         status=run.status,
@@ -312,9 +326,7 @@ async def read_snapshot(
         cost_so_far=cost,
         estimated_total_cost=cost
         if terminal
-        else _estimated_total(
-            run.config.get("models") or [], run.total_slots, progress, stats, fallback_costs
-        ),
+        else _estimated_total(models, run.total_slots, progress, stats, fallback_costs),
         estimated_seconds_remaining=0
         if terminal
         else _seconds_remaining(run.status, run.started_at, progress),
@@ -360,12 +372,3 @@ def _seconds_remaining(status: str, started_at: datetime | None, progress: Progr
     elapsed = (datetime.now(UTC) - started_at).total_seconds()
     remaining = max(0, progress.total - finished)
     return math.ceil(remaining * max(elapsed, 0.0) / finished)
-
-
-async def _pre_run_cost_per_slot(session: AsyncSession, run_id: str) -> dict[str, float]:
-    run = (await service.runs_by_id(session, [run_id])).get(run_id)
-    models = list(run.config.get("models") or []) if run is not None else []
-    if run is None or not models:
-        return {}
-    found = await metrics.estimate(session, scenario_count=1, models=models, samples=1)
-    return {m.model_id: (m.input_cost + m.output_cost) / max(1, m.probes) for m in found.per_model}

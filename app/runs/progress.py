@@ -34,3 +34,8 @@ def percent_complete(total: int, done: int) -> float:
     if total <= 0:
         return 100.0
     return min(100.0, round(done / total * 100, 1))
+
+
+def shows_summaries(transcripts: int, status: str) -> bool:
+    """Whether a run has summarization progress to show: transcripts, or a summarizing stage."""
+    return transcripts > 0 or status in ("SUMMARIZING", "COMPLETED")

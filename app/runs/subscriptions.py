@@ -11,7 +11,6 @@ import strawberry
 from app.graphql.context import Info
 from app.runs import live, service
 from app.runs.graphql import Run, RunProgress
-from app.runs.progress import percent_complete
 
 
 @strawberry.type(description="A run's progress and spend, sent when it changes.")
@@ -47,15 +46,7 @@ class RunProgressEvent:
             run_progress=RunProgress.from_progress(snapshot.progress),
             summarize_progress=None
             if summaries is None
-            else RunProgress(
-                total=summaries.total,
-                completed=summaries.summarized,
-                failed=summaries.failed,
-                percent_complete=percent_complete(
-                    summaries.total, summaries.summarized + summaries.failed
-                ),
-                by_model=None,
-            ),
+            else RunProgress.of_summaries(summaries.total, summaries.summarized, summaries.failed),
             transcript_id=snapshot.transcript_id,
             at=snapshot.at,
             cost_so_far=snapshot.cost_so_far,
