@@ -29,8 +29,12 @@ class Settings(BaseSettings):
     local_admin_key: bool = True
     # Apply migrations at startup (tests migrate a template database once instead).
     auto_migrate: bool = True
+    # What one request may ask (README, "Limits"): nesting, tokens in the document, fields it
+    # could return (estimated before, counted during execution), and the HTTP body's size.
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=5000, ge=1)
+    max_query_cost: int = Field(default=50_000, ge=1)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
     # Workers. `serve` runs them in-process (so the demo completes runs with one command);
     # `valuerank worker` / `python -m workers` runs them on their own, as many as you like.

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -29,6 +30,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.graphql.context import Context
+from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
 from app.runs.live import LiveRuns
 
@@ -48,9 +50,14 @@ class Runtime:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    """/graphql: HTTP requests go through this server's own boundary (app/graphql/http.py);
+    Strawberry serves the GraphiQL page and the graphql-transport-ws websocket."""
+
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         schema = build_schema(
-            max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_cost=settings.max_query_cost,
         )
         super().__init__(
             schema,
@@ -59,15 +66,14 @@ class GraphQLApp(GraphQL[Context, None]):
             **kwargs,
         )
         self.settings = settings
+        self.http = GraphQLHttp(schema, max_request_bytes=settings.max_request_bytes)
 
-    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
-        if isinstance(request, WebSocket):
-            return await super().run(request)
-        context = await self.get_context(request)
-        try:
-            return await super().run(request, context=context)
-        finally:
-            await context.close()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _wants_graphiql(scope):
+            response = await self.http.handle(Request(scope, receive), self.get_context)
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         runtime: Runtime = request.app.state.runtime
@@ -96,6 +102,14 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "Authentication required"})
         acknowledged: UnsetType = UNSET  # a plain `connection_ack`, no payload
         return acknowledged
+
+
+def _wants_graphiql(scope: Scope) -> bool:
+    """A browser opening /graphql: a GET with no `query` that accepts HTML."""
+    if scope["method"] != "GET" or b"query=" in scope.get("query_string", b""):
+        return False
+    accept = dict(scope["headers"]).get(b"accept", b"")
+    return b"text/html" in accept
 
 
 async def _viewer(context: Context, authorization: str | None) -> auth.Viewer | None:

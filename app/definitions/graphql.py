@@ -11,10 +11,15 @@ from strawberry.scalars import JSON
 from app import access
 from app.definitions import models as tables
 from app.definitions import service
-from app.graphql.args import IdArg, IdArgID
+from app.graphql.args import IdArg, IdArgID, paged_field
 from app.graphql.context import Info
-from app.paging import Page, page
+from app.paging import Page, PageSize
 from app.runs import service as runs_service
+
+DEFINITION_PAGE = PageSize(default=50, maximum=100)
+SCENARIO_PAGE = PageSize(default=50, maximum=100)
+# A definition's runs; the same page as the `runs` query.
+RUN_PAGE = PageSize(default=20, maximum=100)
 
 if TYPE_CHECKING:
     from app.runs.graphql import Run
@@ -119,11 +124,11 @@ class Definition:
         loader = info.context.loaders.by_key("children_by_parent", service.children_by_parent)
         return [Definition.from_row(r) for r in await loader.load(self.row.id) or []]
 
-    @strawberry.field
+    @paged_field(SCENARIO_PAGE)
     async def scenarios(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[Scenario]:
-        paging = page(limit, offset, default=50, maximum=100)
+        paging = SCENARIO_PAGE.page(limit, offset)
         loader = info.context.loaders.with_params("scenario_pages", service.scenario_pages)
         return [Scenario.from_row(r) for r in await loader.load((self.row.id, paging))]
 
@@ -132,13 +137,13 @@ class Definition:
         loader = info.context.loaders.by_key("scenario_counts", service.scenario_counts, 0)
         return await loader.load(self.row.id) or 0
 
-    @strawberry.field
+    @paged_field(RUN_PAGE)
     async def runs(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[RunType]:
         from app.runs.graphql import Run
 
-        paging = page(limit, offset, default=20, maximum=100)
+        paging = RUN_PAGE.page(limit, offset)
         loader = info.context.loaders.with_params(
             "runs_by_definition", runs_service.runs_by_definition
         )
@@ -258,7 +263,7 @@ class DefinitionQuery:
         access.touch_in_background(info.context.db, tables.Definition, row.id)
         return Definition.from_row(row)
 
-    @strawberry.field
+    @paged_field(DEFINITION_PAGE)
     async def definitions(
         self,
         info: Info,
@@ -266,7 +271,7 @@ class DefinitionQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[Definition]:
-        paging = page(limit, offset, default=50, maximum=100)
+        paging = DEFINITION_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_definitions(session, search=search, paging=paging)
         return [Definition.from_row(r) for r in rows]
@@ -282,7 +287,7 @@ class DefinitionQuery:
             row = await service.get_scenario(session, str(ident))
         return Scenario.from_row(row) if row else None
 
-    @strawberry.field
+    @paged_field(SCENARIO_PAGE)
     async def scenarios(
         self,
         info: Info,
@@ -290,7 +295,7 @@ class DefinitionQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[Scenario]:
-        paging = page(limit, offset, default=50, maximum=100)
+        paging = SCENARIO_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_scenarios(session, str(definition_id), paging=paging)
         return [Scenario.from_row(r) for r in rows]

@@ -50,9 +50,15 @@ class RequestSession:
             yield self._session
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        """Close the shared session once no resolver is using it. graphql-core may return a
+        result while a sibling field, cut off by an error, still runs: that field waits for
+        the lock here rather than losing its connection mid-query, and any later use gets a
+        short session of its own."""
+        async with self._lock:
+            self._shared = False
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()
 
 
 @dataclass

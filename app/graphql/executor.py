@@ -34,6 +34,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from app.graphql.limits import FieldBudget
+
 TYPENAME = "__typename"
 SHARED_RESULTS = 512
 
@@ -47,8 +49,13 @@ class _Step(NamedTuple):
 
 
 class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    # Fields one execution (a request, or one subscription event) may complete; a schema
+    # sets its own limit on a subclass (app/graphql/limits.py).
+    max_fields = 50_000
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._budget = FieldBudget(self.max_fields)
         # Keyed by id(grouped_field_set); the set is kept alive beside its plan so that
         # its id cannot be reused while this request runs.
         self._plans: dict[int, tuple[Any, list[_Step] | None]] = {}
@@ -57,6 +64,7 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor = cast("BasicFieldsExecutionContext", super().build_per_event_executor(payload))
         executor._plans = {}
         executor._relevant_sub_fields = {}
+        executor._budget = FieldBudget(self.max_fields)
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
@@ -119,6 +127,7 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
+        self._budget.spend(len(grouped_field_set))
         plan = self._plan(parent_type, grouped_field_set)
         if plan is None:
             return super().execute_fields(

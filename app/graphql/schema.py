@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
@@ -18,6 +15,7 @@ from strawberry.types import ExecutionContext
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
 from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
+from app.graphql.limits import query_limits_rule
 from app.llm.graphql import LlmMutation, LlmQuery
 from app.runs.graphql import RunMutation, RunQuery
 from app.runs.subscriptions import RunSubscription
@@ -43,27 +41,28 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors_: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Domain errors are answers, not incidents: log only the unexpected ones.
-        context: Any = execution_context.context if execution_context else None
-        errors.log_unexpected(errors_, getattr(context, "request_id", None))
+        # errors.ErrorPolicy classifies, masks and logs, once it knows each error's phase.
+        return None
 
 
-def build_schema(*, max_depth: int = 12, max_tokens: int = 5000) -> Schema:
-    # One rule class for the schema's lifetime: ValidationCache keys on the rules, and
-    # QueryDepthLimiter builds a new class per request, which would defeat the cache.
-    depth_rule = QueryDepthLimiter(max_depth=max_depth).validation_rules[0]
+def build_schema(*, max_depth: int = 12, max_tokens: int = 5000, max_cost: int = 50_000) -> Schema:
+    # One rule class for the schema's lifetime: ValidationCache keys on the rules.
+    limits_rule = query_limits_rule(max_depth=max_depth, max_cost=max_cost)
+    execution_context_class = type(
+        "LimitedExecutionContext", (BasicFieldsExecutionContext,), {"max_fields": max_cost}
+    )
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=BasicFieldsExecutionContext,
+        execution_context_class=execution_context_class,
         extensions=[
+            errors.ErrorPolicy,
             errors.RequireApiKey,
-            lambda: AddValidationRules([depth_rule]),
+            lambda: AddValidationRules([limits_rule]),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
-            errors.mask_errors,
         ],
     )
 

@@ -8,13 +8,17 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.args import IdArg
+from app.graphql.args import IdArg, paged_field
 from app.graphql.context import Info
 from app.llm import models as tables
 from app.llm import service
-from app.paging import page
+from app.paging import PageSize
 
-UNBOUNDED = 1000
+# The catalog is listed whole (up to 1,000 rows) when no limit is given; it is an admin's to
+# grow, so the cost limit counts its typical size (app/paging.py).
+PROVIDER_PAGE = PageSize(default=1000, maximum=1000, estimate=20)
+MODEL_PAGE = PageSize(default=1000, maximum=1000, estimate=100)
+AVAILABLE_MODEL_PAGE = PageSize(default=50, maximum=100)
 
 
 @strawberry.type
@@ -170,11 +174,11 @@ def _model_or_none(row: tables.LlmModel | None) -> LlmModel | None:
 
 @strawberry.type
 class LlmQuery:
-    @strawberry.field
+    @paged_field(PROVIDER_PAGE)
     async def llm_providers(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[LlmProvider]:
-        paging = page(limit, offset, default=UNBOUNDED, maximum=UNBOUNDED)
+        paging = PROVIDER_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_providers(session, paging)
         return [LlmProvider.from_row(r) for r in rows]
@@ -185,7 +189,7 @@ class LlmQuery:
             row = await service.get_provider(session, ident)
         return LlmProvider.from_row(row) if row else None
 
-    @strawberry.field
+    @paged_field(MODEL_PAGE)
     async def llm_models(
         self,
         info: Info,
@@ -195,7 +199,7 @@ class LlmQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[LlmModel]:
-        paging = page(limit, offset, default=UNBOUNDED, maximum=UNBOUNDED)
+        paging = MODEL_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_models(
                 session,
@@ -211,7 +215,7 @@ class LlmQuery:
         async with info.context.reader.use() as session:
             return _model_or_none(await service.get_model(session, ident))
 
-    @strawberry.field
+    @paged_field(AVAILABLE_MODEL_PAGE)
     async def available_models(
         self,
         info: Info,
@@ -219,7 +223,7 @@ class LlmQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[AvailableModel]:
-        paging = page(limit, offset, default=50, maximum=100)
+        paging = AVAILABLE_MODEL_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_models(
                 session,

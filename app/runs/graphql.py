@@ -16,13 +16,13 @@ from app import access
 from app.definitions import service as definitions
 from app.definitions.graphql import Definition, Experiment, Tag
 from app.definitions.models import Definition as DefinitionRow
-from app.graphql.args import IdArgID
+from app.graphql.args import IdArgID, paged_field
 from app.graphql.context import Info
 from app.graphql.loaders import now_or_later
 from app.graphql.selection import child_field_names
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
-from app.paging import page
+from app.paging import PageSize
 from app.runs import control, metrics, queue_controls, recovery, service, start
 from app.runs import models as tables
 from app.runs.progress import Progress, percent_complete, shows_summaries
@@ -33,7 +33,12 @@ if TYPE_CHECKING:
     from app.transcripts.graphql import Transcript
 
 TranscriptType = Annotated["Transcript", strawberry.lazy("app.transcripts.graphql")]
-MAX_TRANSCRIPTS_PAGE = 1000
+RUN_PAGE = PageSize(default=20, maximum=100)
+# Without a `limit` a run's transcripts come whole, as ValueRank's GetRun expects; the cost
+# limit counts a full page for them and the count taken during execution bounds the rest.
+TRANSCRIPT_PAGE = PageSize(default=1000, maximum=1000)
+PROBE_PAGE = PageSize(default=1000, maximum=1000)
+RECENT_TASK_PAGE = PageSize(default=5, maximum=100)
 
 
 @strawberry.type
@@ -401,7 +406,7 @@ class Run:
         )
         return await loader.load(self.row.id) or []
 
-    @strawberry.field
+    @paged_field(TRANSCRIPT_PAGE)
     async def transcripts(
         self,
         info: Info,
@@ -412,7 +417,7 @@ class Run:
         from app.transcripts.graphql import Transcript
 
         if limit is not None:
-            limit = page(limit, offset, default=limit, maximum=MAX_TRANSCRIPTS_PAGE).limit
+            limit = TRANSCRIPT_PAGE.page(limit, offset).limit
         query = transcripts.TranscriptQuery(
             model_id=model_id,
             limit=limit,
@@ -432,12 +437,12 @@ class Run:
         loader = info.context.loaders.with_params("probe_results", service.probe_results_by_run)
         return await loader.load((self.row.id, query))
 
-    @strawberry.field
+    @paged_field(PROBE_PAGE)
     async def failed_probes(self, info: Info) -> list[ProbeResult]:
         query = service.ProbeQuery(status="FAILED", model_id=None, limit=None, offset=0)
         return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
 
-    @strawberry.field
+    @paged_field(PROBE_PAGE)
     async def probe_results(
         self,
         info: Info,
@@ -446,13 +451,13 @@ class Run:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[ProbeResult]:
-        paging = page(limit, offset, default=1000, maximum=1000)
+        paging = PROBE_PAGE.page(limit, offset)
         query = service.ProbeQuery(status, model_id, paging.limit, paging.offset)
         return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
 
-    @strawberry.field
+    @paged_field(RECENT_TASK_PAGE)
     async def recent_tasks(self, info: Info, limit: int | None = 5) -> list[TaskResult]:
-        paging = page(limit, 0, default=5, maximum=100)
+        paging = RECENT_TASK_PAGE.page(limit, 0)
         query = service.ProbeQuery(None, None, paging.limit, 0, newest_first=True)
         return [
             TaskResult(
@@ -579,7 +584,7 @@ class RunQuery:
         access.touch_in_background(info.context.db, tables.Run, row.id)
         return Run.from_row(row)
 
-    @strawberry.field
+    @paged_field(RUN_PAGE)
     async def runs(
         self,
         info: Info,
@@ -610,7 +615,7 @@ class RunQuery:
             created_before,
             model_id,
         )
-        paging = page(limit, offset, default=20, maximum=100)
+        paging = RUN_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_runs(session, where, paging)
         runs = [Run.from_row(r) for r in rows]

@@ -1,4 +1,5 @@
-"""Every query needs a key; every mutation the ADMIN role; refusals change nothing."""
+"""Every operation needs a key (HTTP 401 without one); every mutation the ADMIN role;
+refusals change nothing."""
 
 from __future__ import annotations
 
@@ -24,16 +25,27 @@ async def _model_count(client: httpx.AsyncClient, key: str) -> int:
     return len(body["data"]["llmModels"])
 
 
-async def test_query_without_key_is_unauthenticated(app_client: httpx.AsyncClient) -> None:
-    body = await gql(app_client, PROVIDERS)
+async def test_query_without_key_is_401_unauthenticated(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.post("/graphql", json={"query": PROVIDERS})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    body = response.json()
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["data"] is None
     assert "Bearer" in body["errors"][0]["message"]
 
 
-async def test_unknown_key_is_unauthenticated(app_client: httpx.AsyncClient) -> None:
-    body = await gql(app_client, PROVIDERS, key="vrk_not-a-real-key")
-    assert error_codes(body) == ["UNAUTHENTICATED"]
+async def test_unknown_key_is_401_unauthenticated(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.post(
+        "/graphql",
+        json={"query": PROVIDERS},
+        headers={"Authorization": "Bearer vrk_not-a-real-key"},
+    )
+    assert response.status_code == 401
+    assert response.json()["errors"][0] == {
+        "message": "Invalid API key: it is unknown or revoked.",
+        "extensions": {"code": "UNAUTHENTICATED"},
+    }
 
 
 async def test_malformed_header_is_unauthenticated(
@@ -75,14 +87,16 @@ async def test_admin_may_mutate(app_client: httpx.AsyncClient, admin_key: str) -
     assert "errors" not in body, body
 
 
-async def test_introspection_is_open_for_graphiql(app_client: httpx.AsyncClient) -> None:
+async def test_introspection_needs_a_key_too(app_client: httpx.AsyncClient) -> None:
+    """Nothing is decided from the document before the key: no shape of it can pass as
+    introspection (a fragment or alias named `__x` once did)."""
     body = await gql(app_client, "{ __schema { queryType { name } } }")
-    assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
-
-
-async def test_introspection_cannot_smuggle_data(app_client: httpx.AsyncClient) -> None:
-    body = await gql(app_client, "{ __typename llmProviders { name } }")
     assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_viewer_may_introspect(app_client: httpx.AsyncClient, viewer_key: str) -> None:
+    body = await gql(app_client, "{ __schema { queryType { name } } }", key=viewer_key)
+    assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
 
 
 async def test_graphiql_is_served_on_get(app_client: httpx.AsyncClient) -> None:
@@ -91,6 +105,8 @@ async def test_graphiql_is_served_on_get(app_client: httpx.AsyncClient) -> None:
 
 
 async def test_keys_are_never_readable(app_client: httpx.AsyncClient, admin_key: str) -> None:
-    body = await gql(app_client, '{ __type(name: "LlmProvider") { fields { name } } }')
+    body = await gql(
+        app_client, '{ __type(name: "LlmProvider") { fields { name } } }', key=admin_key
+    )
     names = {f["name"] for f in body["data"]["__type"]["fields"]}
     assert not {n for n in names if "key" in n.lower()}
