@@ -105,7 +105,12 @@ class GraphQLHttp:
         except UnicodeDecodeError as exc:
             raise Refused(400, BAD_REQUEST, "The body is not valid UTF-8.") from exc
         except RecursionError as exc:
-            raise Refused(400, BAD_REQUEST, "The body's JSON is nested too deeply.") from exc
+            raise Refused(
+                400,
+                BAD_REQUEST,
+                f"The body's JSON is nested too deeply: variables may nest {MAX_VARIABLE_DEPTH} "
+                "levels at most.",
+            ) from exc
         except ValueError as exc:
             raise Refused(400, BAD_REQUEST, f"The body is not valid JSON: {exc}.") from exc
         if not isinstance(data, dict):

@@ -37,7 +37,9 @@ RUN_PAGE = PageSize(default=20, maximum=100)
 # Without a `limit` a run's transcripts come whole, as ValueRank's GetRun expects; the cost
 # limit counts a full page for them and the count taken during execution bounds the rest.
 TRANSCRIPT_PAGE = PageSize(default=1000, maximum=1000)
-PROBE_PAGE = PageSize(default=1000, maximum=1000)
+# Failed probes are few in any healthy run: the static check counts 50 for an unlimited
+# `failedProbes`, and the field budget taken during execution bounds a run that has more.
+PROBE_PAGE = PageSize(default=1000, maximum=1000, estimate=50)
 RECENT_TASK_PAGE = PageSize(default=5, maximum=100)
 
 
