@@ -80,6 +80,9 @@ async def _serve(settings: Settings) -> int:
         # Subscription messages are a few hundred bytes: compressing each one costs a fifth
         # of the server's CPU per event and saves almost nothing.
         ws_per_message_deflate=False,
+        # A websocket message is capped like an HTTP body (uvicorn's default is 16 MiB); a
+        # bigger one closes the connection with 1009 (message too big).
+        ws_max_size=settings.max_request_bytes,
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

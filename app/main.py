@@ -32,6 +32,7 @@ from app.embedded import EmbeddedPostgres
 from app.graphql.context import Context
 from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
+from app.graphql.ws import TransportWsHandler
 from app.runs.live import LiveRuns
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,10 @@ class Runtime:
 
 class GraphQLApp(GraphQL[Context, None]):
     """/graphql: HTTP requests go through this server's own boundary (app/graphql/http.py);
-    Strawberry serves the GraphiQL page and the graphql-transport-ws websocket."""
+    Strawberry serves the GraphiQL page and the graphql-transport-ws websocket (whose
+    `subscribe` payloads get the same checks, app/graphql/ws.py)."""
+
+    graphql_transport_ws_handler_class = TransportWsHandler
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         schema = build_schema(

@@ -136,7 +136,7 @@ class GraphQLHttp:
     async def _execute(
         self, request: Request, body: Mapping[str, Any], context: Context
     ) -> ExecutionResult:
-        query, variables, operation_name = _fields(body)
+        query, variables, operation_name = request_fields(body)
         allowed = (
             (OperationType.QUERY,)
             if request.method == "GET"
@@ -160,7 +160,9 @@ class GraphQLHttp:
             raise _wrong_transport(exc.operation_type) from exc
 
 
-def _fields(body: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+def request_fields(body: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    """`query`, `variables` and `operationName` of a request (HTTP body or websocket
+    `subscribe` payload), each of the right type; variables bounded in depth and characters."""
     unknown = sorted(set(body) - REQUEST_KEYS)
     if unknown:
         raise Refused(

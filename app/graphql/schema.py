@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -37,6 +39,19 @@ class Subscription(RunSubscription):
     pass
 
 
+class SafeParserCache(ParserCache):
+    """Strawberry's parser cache parses in the extension hook, outside the `try` that turns a
+    syntax error into a pre-execution error: over a websocket the error escaped the operation
+    task (logged as a bug, the client got a bare `complete`). A document that does not parse is
+    left to Strawberry's own parse, which reports it; only good documents are cached."""
+
+    def on_parse(self) -> Iterator[None]:
+        try:
+            yield from super().on_parse()
+        except GraphQLError:
+            yield
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors_: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -61,7 +76,7 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 5000, max_cost: int =
             errors.RequireApiKey,
             lambda: AddValidationRules([limits_rule]),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: ParserCache(maxsize=256),
+            lambda: SafeParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
     )

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
 
 from app.db import Database
 from app.definitions import service as definitions
@@ -18,6 +21,8 @@ from app.main import create_app
 from app.paging import Page
 from tests import conftest
 from tests.factories import add_slot, error_codes, gql, make_definition, make_run
+from tests.live import Socket, connect, receive
+from tests.serve import served
 
 PROVIDERS = "{ llmProviders { name } }"
 
@@ -277,3 +282,41 @@ async def test_an_expected_error_beside_a_loading_sibling_keeps_the_session(
     body = response.json()
     assert error_codes(body) == ["VALIDATION_ERROR"]
     assert body["data"] == {"run": None}
+
+
+WS_MISTAKES = [
+    ("{ llmProviders { name @ } }", {}, "GRAPHQL_PARSE_FAILED"),
+    ("{ llmProviders { nope } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+    ('{ run(id: "a\\u0000b") { id } }', {}, "BAD_USER_INPUT"),
+    ("query A { definitionCount } query B { definitionCount }", {}, "OPERATION_RESOLUTION_FAILURE"),
+    ("query($id: ID!) { run(id: $id) { id } }", {"id": "\ud800"}, "BAD_USER_INPUT"),
+    ("query($id: ID!) { run(id: $id) { id } }", {"id": "a\u0000b"}, "BAD_USER_INPUT"),
+    ("query($v: JSON) { __typename }", {"v": json.loads("[" * 40 + "]" * 40)}, "BAD_USER_INPUT"),
+]
+
+
+def test_websocket_mistakes_are_coded_errors_and_the_connection_stays(
+    database_url: str, admin_key: str, no_errors_logged: Any
+) -> None:
+    app = create_app(conftest.test_settings(seed_demo=True), database_url=database_url)
+    with TestClient(app) as client, connect(client, admin_key) as connection:
+        for query, variables, code in WS_MISTAKES:
+            operation = connection.subscribe(query, variables)
+            reply = receive(connection.ws)
+            assert reply["id"] == operation
+            errors = reply["payload"] if reply["type"] == "error" else reply["payload"]["errors"]
+            assert [e["extensions"]["code"] for e in errors] == [code], reply
+        # the connection still serves
+        answer = connection.subscribe("{ definitionCount }")
+        assert connection.results(answer)[0]["data"]["definitionCount"] >= 0
+
+
+async def test_a_websocket_message_over_the_cap_closes_with_1009(
+    database_url: str, tmp_path: Path
+) -> None:
+    with served(database_url, tmp_path, MAX_REQUEST_BYTES="65536") as server:
+        socket = await Socket.open(server.ws_url, server.key)
+        await socket.subscribe("{ definitionCount }", {"pad": "x" * 70_000})
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.next("definitionCount")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
