@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     recovery_cron: str = "* * * * *"
     # A worker with no heartbeat for this long is dead; its running jobs are retried.
     stalled_worker_seconds: float = Field(default=30.0, gt=0)
+    # `serve` restarts a worker process that died: after `worker_restart_seconds`, doubling
+    # with each quick death up to `worker_restart_max_seconds`; a process that stayed up for
+    # `worker_stable_seconds` counts as healthy again, so its next death waits the least.
+    worker_restart_seconds: float = Field(default=1.0, ge=0)
+    worker_restart_max_seconds: float = Field(default=30.0, ge=0)
+    worker_stable_seconds: float = Field(default=60.0, gt=0)
+    # A model of a running run with work left and no success for this long is "stalled".
+    stalled_model_seconds: float = Field(default=180.0, gt=0)
 
     @property
     def admin_key_file(self) -> Path:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -129,6 +130,36 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when `exc` (or what it wraps) says the database went away or is not answering yet:
+    a dropped or refused connection, a server shutting down or starting up, a pool that could not
+    connect in time. Such an error is worth waiting out and retrying; any other is a bug or a
+    refusal that a retry would only repeat. Procrastinate's ConnectorException and SQLAlchemy's
+    DBAPIError wrap the psycopg error, so the whole cause chain is read."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        # OperationalError covers connection failures (08xxx), admin shutdown and "starting
+        # up" (57Pxx) and psycopg_pool's PoolTimeout; ConnectionError, sockets reset under us.
+        if isinstance(current, psycopg.OperationalError | ConnectionError):
+            return True
+        if isinstance(current, sa.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a log: the innermost error's type and first line (no traceback)."""
+    innermost, seen = exc, {id(exc)}
+    while (inner := innermost.__cause__ or innermost.__context__) and id(inner) not in seen:
+        innermost = inner
+        seen.add(id(inner))
+    text = str(innermost).strip().splitlines()
+    return f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
 
 
 def now() -> datetime:

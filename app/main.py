@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from app import access, auth, migrations, seed
+from app.backoff import Backoff
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
@@ -34,6 +34,7 @@ from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
 from app.graphql.ws import TransportWsHandler
 from app.runs.live import LiveRuns
+from app.supervisor import Supervisor, worker_command
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Runtime:
     admin_key: str | None
     embedded: EmbeddedPostgres | None
     live: LiveRuns
-    workers: asyncio.subprocess.Process | None = None
+    workers: Supervisor | None = None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -145,23 +146,21 @@ async def prepare(settings: Settings, database_url: str | None = None) -> Runtim
     return Runtime(database_url=url, db=db, admin_key=admin_key, embedded=embedded, live=live)
 
 
-async def start_workers(database_url: str) -> asyncio.subprocess.Process:
-    """`python -m workers` as a child process, on the same database (the app never imports
-    `workers/`; a child also keeps provider calls off the server's event loop)."""
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workers", env=env, stdin=asyncio.subprocess.DEVNULL
+async def start_workers(database_url: str, settings: Settings) -> Supervisor:
+    """`python -m workers` as a supervised child process, on the same database (the app never
+    imports `workers/`; a child also keeps provider calls off the server's event loop)."""
+    supervisor = Supervisor(
+        worker_command(),
+        {**os.environ, "DATABASE_URL": database_url},
+        backoff=Backoff(settings.worker_restart_seconds, settings.worker_restart_max_seconds),
+        stable_seconds=settings.worker_stable_seconds,
     )
+    await supervisor.start()
+    return supervisor
 
 
-async def stop_workers(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=15)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+async def stop_workers(supervisor: Supervisor) -> None:
+    await supervisor.stop()
 
 
 async def shutdown(runtime: Runtime) -> None:
@@ -185,7 +184,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.runtime = await prepare(settings, database_url)
         if settings.run_workers:
-            app.state.runtime.workers = await start_workers(app.state.runtime.database_url)
+            app.state.runtime.workers = await start_workers(
+                app.state.runtime.database_url, settings
+            )
         try:
             yield
         finally:

@@ -165,3 +165,24 @@ async def retry_stalled(session: AsyncSession, *, seconds_since_heartbeat: float
         {"seconds": seconds_since_heartbeat},
     )
     return len(result.all())
+
+
+async def release_worker(session: AsyncSession, worker_id: int) -> int:
+    """A worker that stopped without saying so (its database went away mid-shutdown) may leave
+    jobs `doing` that nothing runs any more: put them back to `todo` now, rather than after its
+    heartbeat goes stale, and forget the worker. Returns how many jobs were retried."""
+    connection = await session.connection()
+    result = await connection.execute(
+        sa.text(
+            """
+            SELECT procrastinate_retry_job_v2(id, now(), NULL, NULL, NULL)
+            FROM procrastinate_jobs WHERE worker_id = :worker AND status = 'doing'
+            """
+        ),
+        {"worker": worker_id},
+    )
+    retried = len(result.all())
+    await connection.execute(
+        sa.text("SELECT procrastinate_unregister_worker_v1(:worker)"), {"worker": worker_id}
+    )
+    return retried

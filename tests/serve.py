@@ -33,8 +33,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, data_dir: Path, **env: str) -> Server:
-    """Start `serve` and wait for its `GraphiQL:` and `API key:` lines."""
+def start_server(
+    database_url: str, data_dir: Path, *, log: Path | None = None, **env: str
+) -> Server:
+    """Start `serve` and wait for its `GraphiQL:` and `API key:` lines; its log (and its worker
+    process's) goes to `log` when given."""
     environment = dict(
         os.environ,
         DATABASE_URL=database_url,
@@ -42,14 +45,16 @@ def start_server(database_url: str, data_dir: Path, **env: str) -> Server:
         DATA_DIR=str(data_dir),
         **env,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     lines: dict[str, str] = {}
     assert process.stdout is not None
     while len(lines) < 2:
@@ -75,8 +80,10 @@ def stop_server(server: Server) -> int:
 
 
 @contextlib.contextmanager
-def served(database_url: str, data_dir: Path, **env: str) -> Iterator[Server]:
-    server = start_server(database_url, data_dir, **env)
+def served(
+    database_url: str, data_dir: Path, *, log: Path | None = None, **env: str
+) -> Iterator[Server]:
+    server = start_server(database_url, data_dir, log=log, **env)
     try:
         yield server
     finally:

@@ -117,3 +117,14 @@ async def add_model(db: Database, model_id: str, api_config: dict[str, object]) 
         model=model_id,
         config=json.dumps(api_config),
     )
+
+
+async def assert_one_transcript_per_slot(db: Database, run_id: str, slots: int) -> None:
+    """Nothing lost, nothing doubled: exactly one transcript for each of the run's slots."""
+    stored = await scalar(
+        db,
+        """SELECT count(DISTINCT (scenario_id, model_id, sample_index)) || '/' || count(*)
+           FROM transcripts WHERE run_id = :r""",
+        r=run_id,
+    )
+    assert stored == f"{slots}/{slots}"

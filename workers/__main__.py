@@ -1,21 +1,35 @@
 """`python -m workers` (also `valuerank worker`, `make worker`): one Procrastinate worker per
 provider queue, one for summaries and one for maintenance, in this process. Run as many
-processes as you like, on as many machines: the limits and the run state live in Postgres."""
+processes as you like, on as many machines: the limits and the run state live in Postgres.
+A database outage or restart is waited out (workers/steady.py): the process never exits on one."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
+from typing import Any
 
 from app.config import get_settings
+from app.db import describe, is_transient
 from workers.runner import run_workers
+
+log = logging.getLogger("workers")
+
+PARENT_POLL_SECONDS = 0.5
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
     parser.add_argument("--database-url", help="default: DATABASE_URL")
+    parser.add_argument(
+        "--stop-with-parent",
+        type=int,
+        metavar="PID",
+        help="stop when process PID is no longer this one's parent (serve passes its own pid)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     url = args.database_url or settings.database_url
@@ -24,15 +38,45 @@ def main(argv: list[str] | None = None) -> None:
             "set DATABASE_URL (or pass --database-url): workers need the server's database"
         )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    # The pool logs every failed reconnection attempt; workers/steady.py reports an outage once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_summarize_transient)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_workers(settings, url, stop=stop)
+        watching = None
+        if args.stop_with_parent is not None:
+            watching = asyncio.create_task(_stop_when_orphaned(args.stop_with_parent, stop))
+        try:
+            await run_workers(settings, url, stop=stop)
+        finally:
+            if watching is not None:
+                watching.cancel()
 
     asyncio.run(serve())
+
+
+async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+    """A parent killed outright sends no signal: its children are re-parented, which shows."""
+    # Polling: nothing notifies a process of its re-parenting (prctl's death signal is
+    # Linux-only and fires when the forking *thread* ends, not the process).
+    while os.getppid() == parent_pid:  # noqa: ASYNC110
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+    log.warning("parent process %d is gone; stopping", parent_pid)
+    stop.set()
+
+
+def _summarize_transient(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A job whose status could not be saved during an outage leaves an unretrieved task error;
+    recovery retries that job, so one line says so instead of a traceback per job."""
+    exc = context.get("exception")
+    if isinstance(exc, BaseException) and is_transient(exc):
+        log.info("database unavailable while finishing a job (%s)", describe(exc))
+        return
+    loop.default_exception_handler(context)
 
 
 if __name__ == "__main__":

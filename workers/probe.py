@@ -11,20 +11,29 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from app import queue
+from app.db import is_transient
 from app.runs.execution import SlotJob
 from app.runs.probe import RetryLater, run_probe
 from workers.app import runtime_of
 
 log = logging.getLogger(__name__)
 
+# A job that lost its database connection runs again this soon (by then the pool has new ones,
+# or the job's status waits in Procrastinate's pool until the database is back).
+DATABASE_RETRY_SECONDS = 1
+
 
 class ProviderRetry(BaseRetryStrategy):
     """Retry exactly what the probe asked to retry, after the delay it chose (Retry-After or
-    exponential backoff). Everything else ends the job: the slot's result is already stored."""
+    exponential backoff), and a job cut short by a dropped database connection (nothing of it
+    was stored: the slot's result commits with the lease's release). Everything else ends the
+    job: the slot's result is already stored."""
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, RetryLater):
             return RetryDecision(retry_in={"seconds": int(exception.delay + 0.999)})
+        if isinstance(exception, Exception) and is_transient(exception):
+            return RetryDecision(retry_in={"seconds": DATABASE_RETRY_SECONDS})
         return None
 
 

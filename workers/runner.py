@@ -7,16 +7,19 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from app import queue
+from app.backoff import Backoff
 from app.config import Settings
-from app.db import Database
+from app.db import Database, describe, is_transient
 from app.llm.providers import http
 from workers.app import WorkerRuntime, build_app
 from workers.maintenance import MAINTENANCE_QUEUE
+from workers.steady import QUIET_LOGGERS, Outage, QuietTransient, SteadyWorker
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,8 @@ async def provider_names(db: Database) -> list[str]:
 async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Event) -> None:
     """Work until `stop` is set; jobs still running then are aborted and retried later."""
     half = settings.worker_db_connections // 2
-    # No ping per checkout: a job that meets a dropped connection fails, and recovery
-    # re-queues its slot; the ping would cost a round trip on every transaction.
+    # No ping per checkout: a job that meets a dropped connection fails and is retried
+    # (workers/probe.py, ProviderRetry); the ping would cost a round trip on every transaction.
     db = Database(
         database_url,
         pool_size=half,
@@ -43,8 +46,14 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
     app = build_app(database_url, settings, pool_size=max(2, half))
     runtime = WorkerRuntime(db=db, settings=settings)
     prefix = f"{socket.gethostname()}:{os.getpid()}"
+    outage = Outage()
+    quiet = QuietTransient(outage)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
     try:
-        names = await provider_names(db)
+        names = await _when_reachable(lambda: provider_names(db), stop)
+        if names is None:
+            return
         async with app.open_async():
             common: dict[str, Any] = {
                 "wait": True,
@@ -60,27 +69,50 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
                 (queue.SUMMARIZE_QUEUE, settings.summary_concurrency),
                 (MAINTENANCE_QUEUE, 1),
             ]
-            tasks = [
-                asyncio.create_task(
-                    app.run_worker_async(
-                        queues=[name], concurrency=concurrency, name=f"{prefix}:{name}", **common
-                    ),
-                    name=f"worker {name}",
+            steady = [
+                SteadyWorker(
+                    app,
+                    name,
+                    {**common, "concurrency": concurrency, "name": f"{prefix}:{name}"},
+                    db=db,
+                    outage=outage,
                 )
                 for name, concurrency in plans
             ]
-            log.info("workers started on %d queues", len(tasks))
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            crashed = [t for t in tasks if t.done() and not t.cancelled() and t.exception()]
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if crashed:
-                raise RuntimeError("a worker stopped unexpectedly") from crashed[0].exception()
+            await _run_all(steady, stop)
     finally:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
         await http.aclose()
         await db.dispose()
+
+
+async def _when_reachable(
+    read: Callable[[], Awaitable[list[str]]], stop: asyncio.Event
+) -> list[str] | None:
+    """`read()`, retried with backoff while the database is away (a worker started before
+    its database, or during a restart, waits for it); None if stopped first."""
+    backoff = Backoff(0.5, 5.0)
+    while not stop.is_set():
+        try:
+            return await read()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            delay = backoff.next_delay()
+            log.warning("database unavailable (%s); retrying in %.1f s", describe(exc), delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+    return None
+
+
+async def _run_all(steady: list[SteadyWorker], stop: asyncio.Event) -> None:
+    """Every queue's worker until `stop`; if one fails for good, stop the others and raise."""
+    tasks = [asyncio.create_task(w.run(stop), name=f"steady {w.queue_name}") for w in steady]
+    log.info("workers started on %d queues", len(tasks))
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    stop.set()  # a steady worker returns only on stop, so anything done here failed
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    crashed = [r for r in results if isinstance(r, BaseException)]
+    if crashed:
+        raise RuntimeError("a worker stopped unexpectedly") from crashed[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -474,7 +475,10 @@ class Run:
 
     @strawberry.field
     async def stalled_models(self, info: Info) -> list[str]:
-        loader = info.context.loaders.by_key("stalled_models", metrics.stalled_models_by_run)
+        stall = info.context.settings.stalled_model_seconds
+        loader = info.context.loaders.by_key(
+            "stalled_models", functools.partial(metrics.stalled_models_by_run, stall_seconds=stall)
+        )
         return await loader.load(self.row.id) or []
 
     @strawberry.field

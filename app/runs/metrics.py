@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import queue
 
-STALL_SECONDS = 180
 RECENT_COMPLETIONS = 10
 # With no transcript to learn from, a probe is assumed to cost this many tokens.
 FALLBACK_INPUT_TOKENS = 600.0
@@ -26,9 +25,9 @@ async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> Sequ
 
 
 async def stalled_models_by_run(
-    session: AsyncSession, run_ids: Sequence[str]
+    session: AsyncSession, run_ids: Sequence[str], *, stall_seconds: float
 ) -> dict[str, list[str]]:
-    """Per run: models with queued or running probes and no success for STALL_SECONDS (counted
+    """Per run: models with queued or running probes and no success for `stall_seconds` (counted
     from the run's start when the model has no success yet)."""
     rows = await _rows(
         session,
@@ -46,7 +45,7 @@ async def stalled_models_by_run(
               < now() - make_interval(secs => :stall)
         ORDER BY 1, 2
         """,
-        {"ids": list(run_ids), "task": queue.PROBE_TASK, "stall": STALL_SECONDS},
+        {"ids": list(run_ids), "task": queue.PROBE_TASK, "stall": stall_seconds},
     )
     found: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
     for row in rows:

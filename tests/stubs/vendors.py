@@ -55,6 +55,20 @@ _ids = itertools.count(1)
 Renderer = Callable[[Vendor, str], Response]
 
 
+class Gate:
+    """Holds the replies made `.until(gate)` until `open()` (a model that stops answering)."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+
 @dataclass(frozen=True)
 class Reply:
     """One scripted response. `render(vendor, model)` builds it in that vendor's format."""
@@ -62,9 +76,13 @@ class Reply:
     render: Renderer
     delay: float = 0.0  # seconds to wait before answering (ends early if the client leaves)
     label: str = ""
+    gate: Gate | None = None  # answer only once it is open (ends early if the client leaves)
 
     def after(self, seconds: float) -> Reply:
         return replace(self, delay=seconds)
+
+    def until(self, gate: Gate) -> Reply:
+        return replace(self, gate=gate)
 
 
 def success(
@@ -431,7 +449,10 @@ async def _answer(
     )
     reply = script.begin(received)
     try:
-        if reply.delay > 0 and not await _sleep_unless_disconnected(request, reply.delay):
+        waited = await _sleep_unless_disconnected(request, reply.delay)
+        if waited and reply.gate is not None:
+            waited = await _hold_unless_disconnected(request, reply.gate)
+        if not waited:
             with script._lock:
                 script.disconnected += 1
         return reply.render(vendor, model)
@@ -447,6 +468,15 @@ async def _sleep_unless_disconnected(request: Request, seconds: float) -> bool:
         if await request.is_disconnected():
             return False
         await asyncio.sleep(min(0.05, remaining))
+    return True
+
+
+async def _hold_unless_disconnected(request: Request, gate: Gate) -> bool:
+    """Wait for the gate to open, but stop as soon as the client hangs up (False then)."""
+    while not gate.is_open:
+        if await request.is_disconnected():
+            return False
+        await asyncio.sleep(0.05)
     return True
 
 
