@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -66,10 +68,37 @@ class Settings(BaseSettings):
     worker_stable_seconds: float = Field(default=60.0, gt=0)
     # A model of a running run with work left and no success for this long is "stalled".
     stalled_model_seconds: float = Field(default=180.0, gt=0)
+    # Hosts (`host` or `host:port`, comma-separated) that may receive a provider's API key when
+    # a model's apiConfig.baseUrl points there. A key otherwise goes only to its provider's
+    # own base URL (the vendor's, or `<PROVIDER>_BASE_URL`): anyone who may edit a model must
+    # not be able to send the operator's keys to a host of their choosing.
+    provider_host_allowlist: Annotated[list[str], NoDecode] = []
+
+    @field_validator("provider_host_allowlist", mode="before")
+    @classmethod
+    def _comma_separated_hosts(cls, value: Any) -> Any:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list):
+            return entries  # pydantic reports the wrong type
+        return [host_entry(str(entry)) for entry in entries if str(entry).strip()]
 
     @property
     def admin_key_file(self) -> Path:
         return self.data_dir / "admin-api-key"
+
+
+def host_entry(entry: str) -> str:
+    """`host` or `host:port`, lower-cased; a URL, a path or credentials are refused (an
+    operator who writes `https://gpu-box/v1` would otherwise trust nothing, silently)."""
+    cleaned = entry.strip().lower()
+    try:
+        parts = urlsplit(f"//{cleaned}")
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"PROVIDER_HOST_ALLOWLIST: {entry!r} is not host or host:port") from exc
+    if not parts.hostname or parts.username is not None or parts.path or parts.query:
+        raise ValueError(f"PROVIDER_HOST_ALLOWLIST: {entry!r} is not host or host:port")
+    return cleaned
 
 
 @lru_cache

@@ -32,7 +32,12 @@ async def summarize_transcript(
     failed = False
     try:
         summarizer = await summaries.summarizer(db, settings.summarizer_model)
-        target = target_for(summarizer.provider_name, summarizer.model_id, summarizer.api_config)
+        target = target_for(
+            summarizer.provider_name,
+            summarizer.model_id,
+            summarizer.api_config,
+            trusted_hosts=settings.provider_host_allowlist,
+        )
         completion = await adapter_for(summarizer.provider_name).complete(
             ChatRequest(
                 target=target,

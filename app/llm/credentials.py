@@ -24,11 +24,30 @@ def env_prefix(provider_name: str) -> str:
     return provider_name.upper().replace("-", "_")
 
 
+# Shorter values are not treated as secrets to redact: masking "1" or "abc" everywhere would
+# garble vendor messages and hide nothing a key-guesser could use.
+_MIN_REDACTED_LENGTH = 8
+
+
+def requirements(provider_name: str) -> tuple[str, ...]:
+    """The environment variables that make the provider callable (any one suffices)."""
+    prefix = env_prefix(provider_name)
+    names = (*_REQUIREMENTS.get(provider_name, (f"{prefix}_API_KEY",)), f"{prefix}_BASE_URL")
+    return tuple(dict.fromkeys(names))
+
+
 def has_credentials(provider_name: str) -> bool:
     """True when the provider can be called: simulated always; others need a key or a base URL
     (a local OpenAI-compatible server may need no key)."""
     if provider_name == SIMULATED:
         return True
-    prefix = env_prefix(provider_name)
-    names = (*_REQUIREMENTS.get(provider_name, (f"{prefix}_API_KEY",)), f"{prefix}_BASE_URL")
-    return any(os.environ.get(name) for name in names)
+    return any(os.environ.get(name) for name in requirements(provider_name))
+
+
+def configured_keys() -> set[str]:
+    """Every key in the environment: any `*_API_KEY`, as any provider row may have one."""
+    return {
+        value.strip()
+        for name, value in os.environ.items()
+        if name.upper().endswith("_API_KEY") and len(value.strip()) >= _MIN_REDACTED_LENGTH
+    }

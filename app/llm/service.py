@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import now
 from app.errors import NotFound, ValidationFailed, require_one_of
+from app.llm import api_config as api_configs
 from app.llm import credentials
 from app.llm.models import MODEL_STATUSES, LlmModel, LlmProvider
 from app.paging import Page
@@ -113,9 +114,15 @@ def _valid_cost(value: float, field: str) -> float:
     return value
 
 
+# Catalog names are shown in every model picker and echoed in error messages: a name is a name.
+MAX_TEXT_LENGTH = 255
+
+
 def _valid_text(value: str, field: str) -> str:
     if not value.strip():
         raise ValidationFailed(f"{field} must not be empty")
+    if len(value.strip()) > MAX_TEXT_LENGTH:
+        raise ValidationFailed(f"{field} must be {MAX_TEXT_LENGTH} characters or less")
     return value.strip()
 
 
@@ -172,9 +179,7 @@ async def update_model(
     if cost_output_per_million is not None:
         model.cost_output_per_million = _valid_cost(cost_output_per_million, "costOutputPerMillion")
     if api_config is not None:
-        if not isinstance(api_config, dict):
-            raise ValidationFailed("apiConfig must be a JSON object")
-        model.api_config = dict(api_config)
+        model.api_config = api_configs.validated(api_config)
     return await _save(session, model)
 
 

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import queue
 from app.errors import NotFound, RunStateError
 from app.llm import service as llm
-from app.runs import execution
+from app.runs import execution, start
 from app.runs.models import Run
 from app.transcripts.models import Transcript
 
@@ -128,9 +128,9 @@ async def delete_run(session: AsyncSession, run_id: str) -> bool:
 
 
 async def rename_run(session: AsyncSession, run_id: str, name: str | None) -> Run:
+    cleaned = start.run_name(name)
     await _require_live(session, run_id)
     connection = await session.connection()
-    cleaned = name.strip() if name and name.strip() else None
     await connection.execute(
         sa.update(Run).where(col(Run.id) == run_id).values(name=cleaned, updated_at=sa.func.now())
     )

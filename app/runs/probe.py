@@ -40,17 +40,28 @@ class _GateClosed(Exception):
 
 
 async def _start(
-    db: Database, job: SlotJob, provider_name: str
-) -> tuple[SlotPlan, Target, limits.Lease] | float | str:
+    db: Database, settings: Settings, job: SlotJob, provider_name: str
+) -> tuple[SlotPlan, Target, limits.Lease] | ProviderError | float | str:
     """One transaction: read the plan, take a lease under the provider's limits, pass the gate.
-    Returns what to run, or seconds to wait for room, or why the probe stops here."""
+    Returns what to run, or seconds to wait for room, or why the probe stops here (a
+    ProviderError: the target itself is refused, and the slot fails without a call)."""
     try:
         async with db.transaction() as session:
             connection = await session.connection()
             plan = await execution.plan_slot(connection, job, provider_name)
             if plan is None:
                 return "missing"
-            target = target_for(plan.provider_name, job.model_id, plan.api_config)
+            try:
+                target = target_for(
+                    plan.provider_name,
+                    job.model_id,
+                    plan.api_config,
+                    trusted_hosts=settings.provider_host_allowlist,
+                )
+            except ProviderError as refused:
+                # No call, so no lease; the gate still decides whether the slot is ours to fail
+                # (a paused or cancelled run, or a slot that already has its result).
+                return refused if await execution.open_gate(connection, job) else "skipped"
             taken = await limits.try_take_on(
                 connection,
                 plan.provider_id,
@@ -79,12 +90,15 @@ async def run_probe(
     """Probe one slot; returns what happened (for logs and tests). Raises RetryLater."""
     while True:
         await wait_while_paused(db)
-        started = await _start(db, job, provider_name)
+        started = await _start(db, settings, job, provider_name)
         if not isinstance(started, float):
             break
         await asyncio.sleep(min(started, 1.0))
     if started == "missing":
         await _fail(db, job, "NOT_FOUND", "Model, provider or scenario not found", job_id, attempts)
+        return "failed"
+    if isinstance(started, ProviderError):
+        await _fail(db, job, started.kind.value, started.message, job_id, attempts)
         return "failed"
     if isinstance(started, str):
         return started

@@ -14,11 +14,15 @@ from app import queue
 from app.definitions import service as definitions
 from app.definitions.models import Experiment, Scenario
 from app.errors import NotFound, ValidationFailed, require_one_of
+from app.llm import credentials
 from app.llm import service as llm
 from app.runs import execution, sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
 DEFAULT_CATEGORY = "UNKNOWN_LEGACY"
+# Run names are capped like definition names; model ids like the catalog's (both are echoed).
+MAX_NAME_LENGTH = definitions.MAX_NAME_LENGTH
+MAX_MODEL_ID_LENGTH = llm.MAX_TEXT_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,9 @@ def validate_options(request: StartRunRequest) -> None:
     """The checks that need no database, in ValueRank's order and wording."""
     if not [m for m in request.models if m.strip()]:
         raise ValidationFailed("At least one model must be specified")
+    if any(len(m.strip()) > MAX_MODEL_ID_LENGTH for m in request.models):
+        raise ValidationFailed(f"Model ids must be {MAX_MODEL_ID_LENGTH} characters or less")
+    run_name(request.name)
     if request.sample_percentage is not None and not 1 <= request.sample_percentage <= 100:
         raise ValidationFailed("samplePercentage must be between 1 and 100")
     if request.samples_per_scenario is not None and not 1 <= request.samples_per_scenario <= 100:
@@ -71,6 +78,14 @@ def validate_options(request: StartRunRequest) -> None:
         raise ValidationFailed("maxBudgetUsd must be a positive number")
 
 
+def run_name(name: str | None) -> str | None:
+    """The name to store: trimmed, None when blank, refused past MAX_NAME_LENGTH."""
+    cleaned = name.strip() if name else ""
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise ValidationFailed(f"Name must be {MAX_NAME_LENGTH} characters or less")
+    return cleaned or None
+
+
 async def resolve_models(session: AsyncSession, model_ids: list[str]) -> list[tuple[str, str]]:
     """(model id, provider name) for each requested model; refuses unknown, deprecated and
     disabled ones, naming them."""
@@ -92,7 +107,23 @@ async def resolve_models(session: AsyncSession, model_ids: list[str]) -> list[tu
     off = [f"{m} ({disabled[m]})" for m in model_ids if m not in usable]
     if off:
         raise ValidationFailed(f"The following models' providers are disabled: {', '.join(off)}")
+    refuse_unavailable([(m, usable[m]) for m in model_ids])
     return [(m, usable[m]) for m in model_ids]
+
+
+def refuse_unavailable(models: list[tuple[str, str]]) -> None:
+    """Refuse models whose provider has no credentials here: their workers would call the
+    vendor without a key, and every probe would fail with the vendor's 401 instead."""
+    missing = [
+        f"{model_id} ({provider}: set {' or '.join(credentials.requirements(provider))})"
+        for model_id, provider in models
+        if not credentials.has_credentials(provider)
+    ]
+    if missing:
+        raise ValidationFailed(
+            f"The following models are not available, their provider has no credentials: "
+            f"{', '.join(missing)}"
+        )
 
 
 async def choose_scenarios(
@@ -148,7 +179,7 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         "definitionSnapshot": {"content": definition.content, "version": definition.version},
     }
     run = Run(
-        name=request.name,
+        name=run_name(request.name),
         definition_id=definition.id,
         definition_version=definition.version,
         experiment_id=request.experiment_id,

@@ -392,6 +392,12 @@ async def test_update_provider(app_client: httpx.AsyncClient, admin_key: str) ->
             "Model sim-steady already exists for provider simulated",
         ),
         ({"displayName": "  "}, "VALIDATION_ERROR", "displayName must not be empty"),
+        (
+            {"displayName": "x" * 256},
+            "VALIDATION_ERROR",
+            "displayName must be 255 characters or less",
+        ),
+        ({"modelId": "m" * 100_000}, "VALIDATION_ERROR", "modelId must be 255 characters or less"),
     ],
 )
 async def test_bad_model_input_is_refused_and_nothing_written(
@@ -423,6 +429,98 @@ async def test_bad_model_input_is_refused_and_nothing_written(
         app_client, '{ llmProvider(id: "simulated") { defaultModel { modelId } } }', key=admin_key
     )
     assert default["data"]["llmProvider"]["defaultModel"] == {"modelId": "sim-steady"}
+
+
+BASE_URL_RULE = (
+    "apiConfig.baseUrl must be an http or https URL with a host (no user info, query or "
+    "fragment), at most 2048 characters"
+)
+
+
+@pytest.mark.parametrize(
+    ("api_config", "message"),
+    [
+        ({"baseUrl": "file:///etc/passwd"}, BASE_URL_RULE),
+        ({"baseUrl": "http://"}, BASE_URL_RULE),
+        ({"baseUrl": "https://user:secret@api.example/v1"}, BASE_URL_RULE),
+        ({"baseUrl": "https://api.example/v1?key=1"}, BASE_URL_RULE),
+        ({"baseUrl": "https://api.example:port/v1"}, BASE_URL_RULE),
+        ({"baseUrl": "https://" + "a" * 2048 + ".example"}, BASE_URL_RULE),
+        ({"baseUrl": None}, BASE_URL_RULE),
+        (
+            {"timeoutSeconds": 0},
+            "apiConfig.timeoutSeconds must be a number greater than 0 and at most 600",
+        ),
+        (
+            {"timeoutSeconds": 1e308},
+            "apiConfig.timeoutSeconds must be a number greater than 0 and at most 600",
+        ),
+        (
+            {"timeoutSeconds": "30"},
+            "apiConfig.timeoutSeconds must be a number greater than 0 and at most 600",
+        ),
+        ({"failureRate": 1e308}, "apiConfig.failureRate must be a number at least 0 and at most 1"),
+        ({"failureRate": -0.1}, "apiConfig.failureRate must be a number at least 0 and at most 1"),
+        ({"failureRate": True}, "apiConfig.failureRate must be a number at least 0 and at most 1"),
+        (
+            {"latencyMs": 86_400_000},
+            "apiConfig.latencyMs must be a number at least 0 and at most 60000",
+        ),
+        ({"failAlways": "yes"}, "apiConfig.failAlways must be true or false"),
+        (
+            {"latencyMs": 5, "maxTokens": 100},
+            "apiConfig: unknown key maxTokens. Allowed keys: baseUrl, timeoutSeconds, latencyMs, "
+            "failureRate, failAlways",
+        ),
+        ([{"baseUrl": "https://api.example"}], "apiConfig must be a JSON object"),
+    ],
+)
+async def test_bad_api_config_is_refused_and_nothing_stored(
+    app_client: httpx.AsyncClient, admin_key: str, api_config: Any, message: str
+) -> None:
+    model_id = await model_id_of(app_client, admin_key, "sim-flaky")
+    body = await gql(
+        app_client,
+        """mutation($id: String!, $input: UpdateLlmModelInput!) {
+             updateLlmModel(id: $id, input: $input) { apiConfig } }""",
+        {"id": model_id, "input": {"displayName": "Changed", "apiConfig": api_config}},
+        key=admin_key,
+    )
+    assert error_codes(body) == ["VALIDATION_ERROR"]
+    assert body["errors"][0]["message"] == message
+    after = await gql(
+        app_client,
+        "query($id: String!) { llmModel(id: $id) { displayName apiConfig } }",
+        {"id": model_id},
+        key=admin_key,
+    )
+    assert after["data"]["llmModel"] == {
+        "displayName": "Simulated: flaky (20% failures)",
+        "apiConfig": {"latencyMs": 200, "failureRate": 0.2},
+    }
+
+
+async def test_every_known_api_config_key_in_range_is_stored(
+    app_client: httpx.AsyncClient, admin_key: str
+) -> None:
+    api_config = {
+        "baseUrl": "http://gpu-box.lan:8000/v1",
+        "timeoutSeconds": 600,
+        "latencyMs": 0,
+        "failureRate": 1,
+        "failAlways": False,
+    }
+    body = await gql(
+        app_client,
+        """mutation($id: String!, $input: UpdateLlmModelInput!) {
+             updateLlmModel(id: $id, input: $input) { apiConfig } }""",
+        {
+            "id": await model_id_of(app_client, admin_key, "sim-flaky"),
+            "input": {"apiConfig": api_config},
+        },
+        key=admin_key,
+    )
+    assert body["data"]["updateLlmModel"] == {"apiConfig": api_config}
 
 
 @pytest.mark.parametrize(

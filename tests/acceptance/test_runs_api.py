@@ -52,9 +52,21 @@ async def jobs_of(db: Database, run_id: str) -> list[tuple[str, str, int, str, d
         return [tuple(r) for r in rows.all()]  # type: ignore[misc]
 
 
+@pytest.fixture
+def no_provider_credentials(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for provider in ("OPENAI", "ANTHROPIC"):
+        for suffix in ("API_KEY", "BASE_URL"):
+            monkeypatch.delenv(f"{provider}_{suffix}", raising=False)
+    return monkeypatch
+
+
 async def test_start_run_queues_one_job_per_slot(
-    app_client: httpx.AsyncClient, admin_key: str, db: Database
+    app_client: httpx.AsyncClient,
+    admin_key: str,
+    db: Database,
+    no_provider_credentials: pytest.MonkeyPatch,
 ) -> None:
+    no_provider_credentials.setenv("OPENAI_API_KEY", "sk-test")
     body = await start(
         app_client,
         admin_key,
@@ -158,6 +170,13 @@ async def test_explicit_scenario_ids_and_sampling_are_recorded(
         ),
         ({"scenarioIds": []}, "VALIDATION_ERROR", "scenarioIds must not be empty when given"),
         ({"maxBudgetUsd": -1}, "VALIDATION_ERROR", "maxBudgetUsd must be a positive number"),
+        ({"name": "x" * 1_000_000}, "VALIDATION_ERROR", "Name must be 255 characters or less"),
+        ({"name": "x" * 256}, "VALIDATION_ERROR", "Name must be 255 characters or less"),
+        (
+            {"models": ["m" * 100_000]},
+            "VALIDATION_ERROR",
+            "Model ids must be 255 characters or less",
+        ),
     ],
 )
 async def test_start_run_refusals_write_nothing(
@@ -197,6 +216,32 @@ async def test_deprecated_models_and_disabled_providers_are_refused(
     assert body["errors"][0]["message"].startswith(
         "The following models are not active or valid: sim-flaky."
     )
+
+
+async def test_models_whose_provider_has_no_credentials_are_refused(
+    app_client: httpx.AsyncClient,
+    admin_key: str,
+    db: Database,
+    no_provider_credentials: pytest.MonkeyPatch,
+) -> None:
+    # isAvailable says false; a run would send every probe to the vendor without a key.
+    before = await table_counts(db)
+    body = await start(
+        app_client, admin_key, models=["sim-steady", "gpt-4o-mini", "claude-haiku-4-5"]
+    )
+    assert error_codes(body) == ["VALIDATION_ERROR"]
+    assert body["errors"][0]["message"] == (
+        "The following models are not available, their provider has no credentials: "
+        "gpt-4o-mini (openai: set OPENAI_API_KEY or OPENAI_BASE_URL), "
+        "claude-haiku-4-5 (anthropic: set ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)"
+    )
+    assert await table_counts(db) == before
+    no_provider_credentials.setenv("OPENAI_API_KEY", "sk-test")
+    no_provider_credentials.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/v1")
+    started = await start(
+        app_client, admin_key, models=["sim-steady", "gpt-4o-mini", "claude-haiku-4-5"]
+    )
+    assert "errors" not in started, started
 
 
 async def test_definitions_without_live_scenarios_or_deleted_are_refused(
@@ -477,6 +522,14 @@ async def test_update_run_renames(
         key=admin_key,
     )
     assert cleared["data"]["updateRun"]["name"] is None
+    too_long = await gql(
+        app_client,
+        "mutation($id: ID!, $name: String) { updateRun(runId: $id, input: {name: $name}) { name } }",
+        {"id": run.id, "name": "x" * 1_000_000},
+        key=admin_key,
+    )
+    assert error_codes(too_long) == ["VALIDATION_ERROR"]
+    assert too_long["errors"][0]["message"] == "Name must be 255 characters or less"
 
 
 async def test_restart_summarization_queues_unsummarized_transcripts(

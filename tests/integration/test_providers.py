@@ -356,6 +356,35 @@ async def test_unauthorized_is_auth_and_never_shows_the_key(
     assert KEY not in str(error)
 
 
+async def test_a_key_straddling_the_cut_is_redacted_before_the_message_is_cut(
+    stub: StubServer, vendor: Vendor
+) -> None:
+    # Cut first, the message would end in the key's first characters, which match nothing.
+    padding = "x" * 290
+    echoed = f"{padding} {KEY} was refused"
+    error = await failure(stub, vendor, vendors.unauthorized(echoed))
+
+    redacted = f"{padding} [redacted] was refused"
+    assert error.message == f"HTTP 401: {redacted[:299]}…"
+    assert KEY[:6] not in error.message
+
+
+async def test_other_providers_keys_and_credential_values_are_redacted(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-other-provider-key")
+    message = (
+        "Proxy saw sk-ant-other-provider-key; Authorization: Bearer tok_9f8e7d6c5b4a "
+        "and x-api-key: abcdef0123456789 and api_key=qwertyuiop1234, so use Bearer auth."
+    )
+    error = await failure(stub, OPENAI, vendors.error(400, message))
+
+    assert error.message == (
+        "HTTP 400: Proxy saw [redacted]; Authorization: Bearer [redacted] "
+        "and x-api-key: [redacted] and api_key=[redacted], so use Bearer auth."
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
@@ -673,6 +702,59 @@ def test_target_for_rejects_a_bad_timeout(env: pytest.MonkeyPatch, timeout: Any)
     with pytest.raises(ProviderError) as info:
         target_for("openai", "gpt-4o", {"timeoutSeconds": timeout})
     assert info.value.kind is ErrorKind.BAD_REQUEST
+
+
+def untrusted(provider: str, api_config: dict[str, Any], **options: Any) -> ProviderError:
+    with pytest.raises(ProviderError) as info:
+        target_for(provider, "m", api_config, **options)
+    return info.value
+
+
+def test_target_for_sends_the_key_to_the_providers_own_origin(env: pytest.MonkeyPatch) -> None:
+    env.setenv("OPENAI_API_KEY", KEY)
+    own = target_for("openai", "gpt-4o", {"baseUrl": "https://API.openai.com:443/v1/"})
+    assert own.api_key == KEY
+
+    env.setenv("OPENAI_BASE_URL", "http://proxy.internal:8080/v1")
+    assert target_for("openai", "gpt-4o", {"baseUrl": "http://proxy.internal:8080/x"}).api_key
+    assert target_for("openai", "gpt-4o", {"baseUrl": "https://api.openai.com/v1"}).api_key
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://attacker.example/v1",
+        "http://api.openai.com/v1",  # the vendor's host, but in plain text
+        "https://api.openai.com:8443/v1",
+        "https://api.openai.com.attacker.example/v1",
+    ],
+)
+def test_target_for_refuses_to_send_a_key_anywhere_else(
+    env: pytest.MonkeyPatch, base_url: str
+) -> None:
+    env.setenv("OPENAI_API_KEY", KEY)
+    error = untrusted("openai", {"baseUrl": base_url})
+
+    assert error.kind is ErrorKind.UNTRUSTED_HOST and not error.retryable
+    assert "PROVIDER_HOST_ALLOWLIST" in error.message
+    assert error.message.startswith("the openai API key is not sent to ")
+    assert KEY not in error.message
+
+
+def test_target_for_sends_the_key_to_an_allowlisted_host(env: pytest.MonkeyPatch) -> None:
+    env.setenv("ANTHROPIC_API_KEY", KEY)
+    config = {"baseUrl": "http://gateway.lan:8000/anthropic"}
+
+    assert target_for("anthropic", "c", config, trusted_hosts=["gateway.lan"]).api_key == KEY
+    assert target_for("anthropic", "c", config, trusted_hosts=["gateway.lan:8000"]).api_key
+    assert untrusted("anthropic", config, trusted_hosts=["gateway.lan:9000"])
+    assert untrusted("anthropic", config, trusted_hosts=["other.lan", "lan"])
+
+
+def test_target_for_without_a_key_calls_any_base_url(env: pytest.MonkeyPatch) -> None:
+    # Nothing to leak: a keyless local server (Ollama, vLLM) may live anywhere.
+    target = target_for("ollama", "llama3", {"baseUrl": "http://gpu-box:11434/v1"})
+    assert (target.base_url, target.api_key) == ("http://gpu-box:11434/v1", None)
 
 
 async def test_target_for_end_to_end(env: pytest.MonkeyPatch, stub: StubServer) -> None:

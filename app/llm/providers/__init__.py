@@ -1,10 +1,16 @@
 """Provider adapters: pick the adapter for a provider row, and build its Target from the
-environment (`<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`) and the model's `apiConfig`."""
+environment (`<PREFIX>_API_KEY`, `<PREFIX>_BASE_URL`) and the model's `apiConfig`.
+
+`target_for` is also the one place that decides whether a provider's key may travel to the
+target's host: only to the provider's own base URL or a host the operator trusts.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from app.llm.credentials import SIMULATED, env_prefix
 from app.llm.providers.anthropic import AnthropicAdapter
@@ -44,21 +50,76 @@ def adapter_for(provider_name: str) -> Adapter:
     return _ADAPTERS.get(provider_name, _OPENAI_COMPATIBLE)
 
 
-def target_for(provider_name: str, model: str, api_config: dict[str, Any] | None) -> Target:
+def target_for(
+    provider_name: str,
+    model: str,
+    api_config: dict[str, Any] | None,
+    *,
+    trusted_hosts: Collection[str] = (),
+) -> Target:
     """Where to call `model`. `api_config` may set `baseUrl` and `timeoutSeconds`.
 
-    Raises ProviderError(BAD_REQUEST) for a provider with neither a default nor a configured
-    base URL, or a `timeoutSeconds` that is not a positive number.
+    `trusted_hosts` (PROVIDER_HOST_ALLOWLIST: `host` or `host:port`) may receive the provider's
+    key besides its own base URL. Raises ProviderError: BAD_REQUEST for a provider with neither
+    a default nor a configured base URL, or a `timeoutSeconds` that is not a positive number;
+    UNTRUSTED_HOST when the provider has a key and `baseUrl` points anywhere else.
     """
     config = dict(api_config or {})
+    base_url = _base_url(provider_name, config)
+    api_key = _api_key(provider_name)
+    if api_key is not None and not _may_receive_key(provider_name, base_url, trusted_hosts):
+        # Refused rather than sent without the key: a keyless call to a stranger would still
+        # carry the prompts, and would fail later with a vendor 401 that hides the reason. The
+        # probe fails at once, naming the host and the setting that would allow it.
+        raise ProviderError(
+            ErrorKind.UNTRUSTED_HOST,
+            f"the {provider_name} API key is not sent to {_host_port(urlsplit(base_url))}: it "
+            f"is not the provider's base URL; an operator may list it in PROVIDER_HOST_ALLOWLIST",
+        )
     return Target(
         provider=provider_name,
         model=model,
-        base_url=_base_url(provider_name, config),
-        api_key=_api_key(provider_name),
+        base_url=base_url,
+        api_key=api_key,
         api_config=config,
         timeout_seconds=_timeout_seconds(config),
     )
+
+
+def _may_receive_key(provider_name: str, base_url: str, trusted_hosts: Collection[str]) -> bool:
+    """The provider's own origin (its default or `<PREFIX>_BASE_URL`: scheme, host and port,
+    so a plain-HTTP downgrade does not count), or a host the operator listed."""
+    target = urlsplit(base_url)
+    own = (DEFAULT_BASE_URLS.get(provider_name), os.environ.get(_base_url_variable(provider_name)))
+    if any(url and _origin(urlsplit(url.strip())) == _origin(target) for url in own):
+        return True
+    return any(_host_matches(target, entry) for entry in trusted_hosts)
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
+    return parts.scheme.lower(), parts.hostname or "", _port(parts)
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None  # not a number: matches nothing but another unusable URL
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_matches(target: SplitResult, entry: str) -> bool:
+    """`host` matches any port of that host; `host:port` only that port."""
+    allowed = urlsplit(f"//{entry.strip().lower()}")
+    if not allowed.hostname or allowed.hostname != target.hostname:
+        return False
+    return allowed.port is None or allowed.port == _port(target)
+
+
+def _host_port(parts: SplitResult) -> str:
+    return parts.netloc.rsplit("@", 1)[-1] or parts.geturl()
 
 
 def _api_key(provider_name: str) -> str | None:
@@ -66,8 +127,12 @@ def _api_key(provider_name: str) -> str | None:
     return next((value for name in names if (value := os.environ.get(name, "").strip())), None)
 
 
+def _base_url_variable(provider_name: str) -> str:
+    return f"{env_prefix(provider_name)}_BASE_URL"
+
+
 def _base_url(provider_name: str, config: dict[str, Any]) -> str:
-    variable = f"{env_prefix(provider_name)}_BASE_URL"
+    variable = _base_url_variable(provider_name)
     candidates = (
         config.get("baseUrl"),
         os.environ.get(variable),

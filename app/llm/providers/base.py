@@ -60,6 +60,8 @@ class ErrorKind(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     REFUSAL = "REFUSAL"  # the vendor blocked the content
     EMPTY_REPLY = "EMPTY_REPLY"
+    # The key would go to a host that is neither the provider's nor allowlisted: not called.
+    UNTRUSTED_HOST = "UNTRUSTED_HOST"
 
 
 RETRYABLE = frozenset(

@@ -13,7 +13,9 @@ Classification (BEHAVIOUR.md, "Probe job" 4), the same for every vendor:
     5xx, 529 (overloaded)                    SERVER_ERROR     retryable
     200 with a body that is not JSON         SERVER_ERROR     retryable
 
-Messages name the HTTP status and the vendor's own message; never a key or a request header.
+Messages name the HTTP status and the vendor's own message; never a key or a request header:
+every configured key and every Bearer / x-api-key style value is redacted before the message
+is cut to length (a cut first could leave a key's head that no longer matches it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -28,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from app.llm import credentials
 from app.llm.providers.base import ErrorKind, ProviderError, Target
 
 MAX_CONNECTIONS = 512
@@ -120,7 +124,7 @@ def error_from_response(response: httpx.Response, target: Target) -> ProviderErr
     """Classify a non-2xx response (see the module docstring)."""
     status = response.status_code
     error = _vendor_error(response)
-    vendor_message = _redact(_text(error.get("message")), target)
+    vendor_message = _clip(_redact(_text(error.get("message")), target))
     message = f"HTTP {status}: {vendor_message}" if vendor_message else f"HTTP {status}"
     kind = _kind_for(status, error)
     retry_after = _retry_after(response, error) if kind is ErrorKind.RATE_LIMIT else None
@@ -175,17 +179,31 @@ def _vendor_error(response: httpx.Response) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        return ""
-    text = " ".join(value.split())
+    """A vendor's string on one line, whole (redact it before `_clip`)."""
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
+def _clip(text: str) -> str:
     return text if len(text) <= _MAX_VENDOR_MESSAGE else text[: _MAX_VENDOR_MESSAGE - 1] + "…"
 
 
+REDACTED = "[redacted]"
+# A credential the way it travels: `Bearer <value>`, `x-api-key: <value>`, `api_key=<value>`,
+# `Authorization: Bearer <value>`. Values under 8 characters are words ("Bearer auth"), not keys.
+_CREDENTIAL_VALUE = re.compile(
+    r"(?i)(\bbearer\s+|\b(?:x-(?:goog-)?api-key|api[-_]?key|authorization)[\"']?\s*[:=]\s*"
+    r"[\"']?(?:bearer\s+)?)[^\s\"',;&]{8,}"
+)
+
+
 def _redact(text: str, target: Target) -> str:
-    """Vendors sometimes echo the key they were sent; it must not reach logs or the API."""
-    if target.api_key and target.api_key in text:
-        return text.replace(target.api_key, "[redacted]")
-    return text
+    """Vendors sometimes echo the key they were sent (or another); none may reach logs or the
+    API. Every key this process holds is masked, longest first (a key containing another goes
+    whole), then anything shaped like a credential."""
+    keys = credentials.configured_keys() | ({target.api_key} if target.api_key else set())
+    for key in sorted(keys, key=len, reverse=True):
+        text = text.replace(key, REDACTED)
+    return _CREDENTIAL_VALUE.sub(lambda match: match.group(1) + REDACTED, text)
 
 
 # Retry-After -----------------------------------------------------------------------------
@@ -266,4 +284,4 @@ def require_text(text: str) -> str:
 
 
 def refusal(reason: str) -> ProviderError:
-    return ProviderError(ErrorKind.REFUSAL, f"HTTP 200: {_text(reason)}", status=200)
+    return ProviderError(ErrorKind.REFUSAL, f"HTTP 200: {_clip(_text(reason))}", status=200)
