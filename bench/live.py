@@ -94,7 +94,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(url: str, data_dir: Path) -> Iterator[Server]:
+def serving(url: str, data_dir: Path, **overrides: str) -> Iterator[Server]:
     """`python -m app.cli serve` on `url`, stopped with SIGTERM as a supervisor would."""
     env = {
         **os.environ,
@@ -103,6 +103,7 @@ def serving(url: str, data_dir: Path) -> Iterator[Server]:
         "DATA_DIR": str(data_dir),
         "RUN_WORKERS": "false",
         "LOG_LEVEL": "warning",
+        **overrides,
     }
     out, err = data_dir / "stdout", data_dir / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
