@@ -201,7 +201,14 @@ async def test_execution_metrics_read_the_queue_while_a_run_executes(
     assert queued["executionMetrics"]["totalQueued"] == jobs
     assert queued["stalledModels"] == []
     with workers(database_url):
-        await wait_until(db, "SELECT count(*) >= 2 FROM probe_results WHERE run_id = :r", r=run_id)
+        # The metrics read the queue: wait until it has two finished jobs (a probe's result is
+        # committed a moment before its job is marked done, so counting results raced).
+        await wait_until(
+            db,
+            "SELECT count(*) >= 2 FROM procrastinate_jobs "
+            "WHERE args->>'runId' = :r AND status = 'succeeded'",
+            r=run_id,
+        )
         run = (await gql(app_client, METRICS, {"id": run_id}, key=admin_key))["data"]["run"]
         await wait_for_status(db, run_id, {"COMPLETED"})
     metrics = run["executionMetrics"]
