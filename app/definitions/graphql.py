@@ -22,9 +22,9 @@ SCENARIO_PAGE = PageSize(default=50, maximum=100)
 RUN_PAGE = PageSize(default=20, maximum=100)
 
 if TYPE_CHECKING:
-    from app.runs.graphql import Run
+    from app.runs.graphql.types import Run
 
-RunType = Annotated["Run", strawberry.lazy("app.runs.graphql")]
+RunType = Annotated["Run", strawberry.lazy("app.runs.graphql.types")]
 
 
 @strawberry.type
@@ -141,7 +141,7 @@ class Definition:
     async def runs(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[RunType]:
-        from app.runs.graphql import Run
+        from app.runs.graphql.types import Run
 
         paging = RUN_PAGE.page(limit, offset)
         loader = info.context.loaders.with_params(
@@ -209,7 +209,7 @@ class Experiment:
 
     @strawberry.field
     async def runs(self, info: Info) -> list[RunType]:
-        from app.runs.graphql import Run
+        from app.runs.graphql.types import Run
 
         loader = info.context.loaders.with_params(
             "runs_by_experiment", runs_service.runs_by_experiment

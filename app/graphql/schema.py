@@ -19,8 +19,9 @@ from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
 from app.graphql.limits import query_limits_rule
 from app.llm.graphql import LlmMutation, LlmQuery
-from app.runs.graphql import RunMutation, RunQuery
-from app.runs.subscriptions import RunSubscription
+from app.runs.graphql.mutation import RunMutation
+from app.runs.graphql.query import RunQuery
+from app.runs.graphql.subscriptions import RunSubscription
 from app.transcripts.graphql import TranscriptQuery
 
 

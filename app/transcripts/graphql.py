@@ -19,9 +19,9 @@ from app.transcripts import models as tables
 from app.transcripts import service
 
 if TYPE_CHECKING:
-    from app.runs.graphql import Run
+    from app.runs.graphql.types import Run
 
-RunType = Annotated["Run", strawberry.lazy("app.runs.graphql")]
+RunType = Annotated["Run", strawberry.lazy("app.runs.graphql.types")]
 
 
 @strawberry.type
@@ -92,7 +92,7 @@ class Transcript:
 
     @strawberry.field
     async def run(self, info: Info) -> RunType:
-        from app.runs.graphql import Run
+        from app.runs.graphql.types import Run
 
         row = await info.context.loaders.by_key("runs_by_id", runs.runs_by_id).load(self.run_id)
         assert row is not None  # foreign key

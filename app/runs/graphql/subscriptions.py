@@ -10,7 +10,8 @@ import strawberry
 
 from app.graphql.context import Info
 from app.runs import live, service
-from app.runs.graphql import Run, RunProgress
+from app.runs.graphql.results import RunProgress
+from app.runs.graphql.types import Run
 
 
 @strawberry.type(description="A run's progress and spend, sent when it changes.")

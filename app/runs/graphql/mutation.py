@@ -1,0 +1,175 @@
+"""Run mutations: start, pause, resume, cancel, delete, rename, summarization, recovery."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.graphql.context import Info
+from app.runs import control, queue_controls, recovery, service, start
+
+if TYPE_CHECKING:
+    pass
+
+from app.runs.graphql.queue import QueueStatus, read_queue_status
+from app.runs.graphql.types import Run
+
+
+@strawberry.type
+class RecoverRunPayload:
+    run: Run
+    action: str
+    requeued_count: int | None
+
+
+@strawberry.type
+class TriggerRecoveryPayload:
+    detected: int
+    recovered: int
+    errors: int
+
+
+@strawberry.input
+class StartRunInput:
+    definition_id: strawberry.ID
+    models: list[str]
+    sample_percentage: int | None = None
+    sample_seed: int | None = None
+    samples_per_scenario: int | None = None
+    scenario_ids: list[strawberry.ID] | None = None
+    temperature: float | None = None
+    priority: str | None = None
+    run_category: str | None = None
+    experiment_id: strawberry.ID | None = None
+    name: str | None = None
+    max_budget_usd: float | None = None
+
+
+@strawberry.input
+class UpdateRunInput:
+    name: str | None = None
+
+
+@strawberry.type
+class StartRunPayload:
+    run: Run
+    job_count: int
+    paired_run_ids: list[str] | None = None
+
+
+@strawberry.type
+class CancelSummarizationPayload:
+    run: Run
+    cancelled_count: int
+
+
+@strawberry.type
+class RestartSummarizationPayload:
+    run: Run
+    queued_count: int
+
+
+InputArg = strawberry.argument(name="input")
+
+
+@strawberry.type
+class RunMutation:
+    @strawberry.mutation
+    async def start_run(
+        self, info: Info, data: Annotated[StartRunInput, InputArg]
+    ) -> StartRunPayload:
+        request = start.StartRunRequest(
+            definition_id=str(data.definition_id),
+            models=list(data.models),
+            sample_percentage=data.sample_percentage,
+            sample_seed=data.sample_seed,
+            samples_per_scenario=data.samples_per_scenario,
+            scenario_ids=[str(s) for s in data.scenario_ids]
+            if data.scenario_ids is not None
+            else None,
+            temperature=data.temperature,
+            priority=data.priority,
+            run_category=data.run_category,
+            experiment_id=str(data.experiment_id) if data.experiment_id else None,
+            name=data.name,
+            max_budget_usd=data.max_budget_usd,
+        )
+        async with info.context.db.transaction() as session:
+            started = await start.start_run(session, request)
+        return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
+
+    @strawberry.mutation
+    async def pause_run(self, info: Info, run_id: strawberry.ID) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.pause_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def resume_run(self, info: Info, run_id: strawberry.ID) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.resume_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def cancel_run(self, info: Info, run_id: strawberry.ID) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.cancel_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def delete_run(self, info: Info, run_id: strawberry.ID) -> bool:
+        async with info.context.db.transaction() as session:
+            return await control.delete_run(session, str(run_id))
+
+    @strawberry.mutation
+    async def update_run(
+        self, info: Info, run_id: strawberry.ID, data: Annotated[UpdateRunInput, InputArg]
+    ) -> Run:
+        async with info.context.db.transaction() as session:
+            return Run.from_row(await control.rename_run(session, str(run_id), data.name))
+
+    @strawberry.mutation
+    async def cancel_summarization(
+        self, info: Info, run_id: strawberry.ID
+    ) -> CancelSummarizationPayload:
+        async with info.context.db.transaction() as session:
+            change = await control.cancel_summarization(session, str(run_id))
+        return CancelSummarizationPayload(
+            run=Run.from_row(change.run), cancelled_count=change.count
+        )
+
+    @strawberry.mutation
+    async def restart_summarization(
+        self, info: Info, run_id: strawberry.ID, force: bool | None = None
+    ) -> RestartSummarizationPayload:
+        async with info.context.db.transaction() as session:
+            change = await control.restart_summarization(session, str(run_id), force=bool(force))
+        return RestartSummarizationPayload(run=Run.from_row(change.run), queued_count=change.count)
+
+    @strawberry.mutation
+    async def recover_run(self, info: Info, run_id: strawberry.ID) -> RecoverRunPayload:
+        outcome = await recovery.recover_run(info.context.db, str(run_id))
+        async with info.context.reader.use() as session:
+            row = await service.get_run(session, outcome.run_id, include_deleted=False)
+        assert row is not None
+        return RecoverRunPayload(
+            run=Run.from_row(row), action=outcome.action, requeued_count=outcome.requeued
+        )
+
+    @strawberry.mutation
+    async def trigger_recovery(self, info: Info) -> TriggerRecoveryPayload:
+        report = await recovery.sweep(
+            info.context.db,
+            seconds_since_heartbeat=info.context.settings.stalled_worker_seconds,
+        )
+        return TriggerRecoveryPayload(
+            detected=report.detected, recovered=report.recovered, errors=report.errors
+        )
+
+    @strawberry.mutation
+    async def pause_queue(self, info: Info) -> QueueStatus:
+        await queue_controls.set_paused(info.context.db, True)
+        return await read_queue_status(info)
+
+    @strawberry.mutation
+    async def resume_queue(self, info: Info) -> QueueStatus:
+        await queue_controls.set_paused(info.context.db, False)
+        return await read_queue_status(info)

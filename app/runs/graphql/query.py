@@ -1,0 +1,177 @@
+"""Run queries: one run, a filtered page of runs, counts, the pre-run cost estimate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from app import access
+from app.definitions import service as definitions
+from app.graphql.args import IdArgID, paged_field
+from app.graphql.context import Info
+from app.runs import metrics, service, start
+from app.runs import models as tables
+from app.runs.sampling import sample_size
+
+if TYPE_CHECKING:
+    pass
+
+from app.runs.graphql.costs import CostEstimate
+from app.runs.graphql.queue import QueueStatus, read_queue_status
+from app.runs.graphql.types import RUN_PAGE, Run
+
+
+def _run_filter(
+    definition_id: str | None,
+    experiment_id: str | None,
+    status: str | None,
+    run_category: str | None,
+    definition_tag_ids: list[strawberry.ID] | None,
+    run_type: str | None,
+    has_analysis: bool | None,
+    analysis_status: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    model_id: str | None,
+) -> service.RunFilter:
+    """`runs` and `runCount` take the same filters (ValueRank's, plus ours)."""
+    return service.RunFilter(
+        definition_id=definition_id,
+        experiment_id=experiment_id,
+        status=status,
+        run_category=run_category,
+        created_after=created_after,
+        created_before=created_before,
+        model_id=model_id,
+        definition_tag_ids=tuple(str(t) for t in definition_tag_ids or ()),
+        run_type=run_type,
+        has_analysis=has_analysis,
+        analysis_status=analysis_status,
+    )
+
+
+@strawberry.type
+class RunQuery:
+    @strawberry.field
+    async def run(
+        self, info: Info, ident: IdArgID, include_deleted: bool | None = None
+    ) -> Run | None:
+        async with info.context.reader.use() as session:
+            row = await service.get_run(session, str(ident), include_deleted=bool(include_deleted))
+        if row is None:
+            return None
+        access.touch_in_background(info.context.db, tables.Run, row.id)
+        return Run.from_row(row)
+
+    @paged_field(RUN_PAGE)
+    async def runs(
+        self,
+        info: Info,
+        definition_id: str | None = None,
+        experiment_id: str | None = None,
+        status: str | None = None,
+        run_category: str | None = None,
+        definition_tag_ids: list[strawberry.ID] | None = None,
+        run_type: str | None = None,
+        has_analysis: bool | None = None,
+        analysis_status: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        model_id: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[Run]:
+        where = _run_filter(
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            definition_tag_ids,
+            run_type,
+            has_analysis,
+            analysis_status,
+            created_after,
+            created_before,
+            model_id,
+        )
+        paging = RUN_PAGE.page(limit, offset)
+        async with info.context.reader.use() as session:
+            rows = await service.list_runs(session, where, paging)
+        runs = [Run.from_row(r) for r in rows]
+        await Run.prefetch(info, runs)
+        return runs
+
+    @strawberry.field
+    async def run_count(
+        self,
+        info: Info,
+        definition_id: str | None = None,
+        experiment_id: str | None = None,
+        status: str | None = None,
+        run_category: str | None = None,
+        definition_tag_ids: list[strawberry.ID] | None = None,
+        run_type: str | None = None,
+        has_analysis: bool | None = None,
+        analysis_status: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        model_id: str | None = None,
+    ) -> int:
+        where = _run_filter(
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            definition_tag_ids,
+            run_type,
+            has_analysis,
+            analysis_status,
+            created_after,
+            created_before,
+            model_id,
+        )
+        async with info.context.reader.use() as session:
+            return await service.count_runs(session, where)
+
+    @strawberry.field
+    async def standalone_active_runs(self, info: Info) -> list[Run]:
+        async with info.context.reader.use() as session:
+            runs = [Run.from_row(r) for r in await service.standalone_active_runs(session)]
+        await Run.prefetch(info, runs)
+        return runs
+
+    @strawberry.field
+    async def estimate_cost(
+        self,
+        info: Info,
+        definition_id: strawberry.ID,
+        models: list[str],
+        sample_percentage: int | None = None,
+        samples_per_scenario: int | None = None,
+    ) -> CostEstimate:
+        start.validate_options(
+            start.StartRunRequest(
+                definition_id=str(definition_id),
+                models=models,
+                sample_percentage=sample_percentage,
+                samples_per_scenario=samples_per_scenario,
+            )
+        )
+        percentage = sample_percentage or 100
+        samples = samples_per_scenario or 1
+        async with info.context.reader.use() as session:
+            await definitions.require_definition(session, str(definition_id))
+            live = await definitions.count_scenarios(session, str(definition_id))
+            found = await metrics.estimate(
+                session,
+                scenario_count=sample_size(live, percentage) if live else 0,
+                models=models,
+                samples=samples,
+            )
+        return CostEstimate.from_estimate(found)
+
+    @strawberry.field
+    async def queue_status(self, info: Info) -> QueueStatus:
+        return await read_queue_status(info)

@@ -1,0 +1,318 @@
+"""The `Run` GraphQL type and its per-run fields (loaded through per-request DataLoaders)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
+
+from app.definitions import service as definitions
+from app.definitions.graphql import Definition, Experiment, Tag
+from app.definitions.models import Definition as DefinitionRow
+from app.graphql.args import paged_field
+from app.graphql.context import Info
+from app.graphql.loaders import now_or_later
+from app.graphql.selection import child_field_names
+from app.llm import service as llm
+from app.llm.graphql import LlmModel
+from app.paging import PageSize
+from app.runs import metrics, service
+from app.runs import models as tables
+from app.runs.progress import Progress, shows_summaries
+from app.transcripts import service as transcripts
+
+if TYPE_CHECKING:
+    from app.transcripts.graphql import Transcript
+
+from app.runs.graphql.costs import ActualCost, ActualModelCost, AnalysisResult, CostEstimate
+from app.runs.graphql.metrics import ExecutionMetrics
+from app.runs.graphql.results import (
+    ProbeResult,
+    RunProgress,
+    TaskResult,
+    UnresolvableByModel,
+    UnresolvableCount,
+)
+
+TranscriptType = Annotated["Transcript", strawberry.lazy("app.transcripts.graphql")]
+RUN_PAGE = PageSize(default=20, maximum=100)
+# Without a `limit` a run's transcripts come whole, as ValueRank's GetRun expects; the cost
+# limit counts a full page for them and the count taken during execution bounds the rest.
+TRANSCRIPT_PAGE = PageSize(default=1000, maximum=1000)
+# Failed probes are few in any healthy run: the static check counts 50 for an unlimited
+# `failedProbes`, and the field budget taken during execution bounds a run that has more.
+PROBE_PAGE = PageSize(default=1000, maximum=1000, estimate=50)
+RECENT_TASK_PAGE = PageSize(default=5, maximum=100)
+
+
+async def _progress(
+    session: AsyncSession, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], Progress]:
+    found = await service.progress_by_run(session, keys)
+    return {(run_id, total): found[run_id] for run_id, total in keys}
+
+
+def _progress_loader(info: Info) -> DataLoader[tuple[str, int], Progress]:
+    return info.context.loaders.by_key("progress_by_run", _progress)
+
+
+def _definitions(info: Info) -> DataLoader[str, DefinitionRow]:
+    return info.context.loaders.by_key("definitions_by_id", definitions.definitions_by_id)
+
+
+@strawberry.type
+class Run:
+    id: strawberry.ID
+    name: str | None
+    definition_id: str
+    definition_version: int | None
+    experiment_id: str | None
+    status: str
+    run_category: str
+    config: JSON
+    samples_per_scenario: int
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_accessed_at: datetime | None
+    deleted_at: datetime | None
+    row: strawberry.Private[tables.Run]
+
+    @classmethod
+    def from_row(cls, row: tables.Run) -> Run:
+        assert row.created_at is not None and row.updated_at is not None
+        return cls(
+            id=strawberry.ID(row.id),
+            name=row.name,
+            definition_id=row.definition_id,
+            definition_version=row.definition_version,
+            experiment_id=row.experiment_id,
+            status=row.status,
+            run_category=row.run_category,
+            config=JSON(row.config),
+            samples_per_scenario=row.samples_per_scenario,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            last_accessed_at=row.last_accessed_at,
+            deleted_at=row.deleted_at,
+            row=row,
+        )
+
+    @strawberry.field
+    def definition_snapshot(self) -> JSON | None:
+        return self.row.config.get("definitionSnapshot")
+
+    @staticmethod
+    async def prefetch(info: Info, runs: Sequence[Run]) -> None:
+        """Prime the loaders behind the selected per-run fields, so they resolve at once."""
+        if not runs:
+            return
+        selected = child_field_names(info)
+        batches: list[Awaitable[Any]] = []
+        if "definition" in selected:
+            batches.append(_definitions(info).load_many([r.row.definition_id for r in runs]))
+        if selected & {"progress", "runProgress"}:
+            batches.append(_progress_loader(info).load_many([r._progress_key for r in runs]))
+        await asyncio.gather(*batches)
+
+    # graphql_type: these return the value at once when prefetched, else an awaitable.
+    @strawberry.field(graphql_type=Definition | None)  # type: ignore[untyped-decorator]
+    def definition(self, info: Info) -> Definition | Awaitable[Definition | None] | None:
+        return now_or_later(
+            _definitions(info).load(self.row.definition_id), Definition.from_row_or_none
+        )
+
+    @strawberry.field
+    async def experiment(self, info: Info) -> Experiment | None:
+        if self.row.experiment_id is None:
+            return None
+        loader = info.context.loaders.by_key("experiments_by_id", definitions.experiments_by_id)
+        row = await loader.load(self.row.experiment_id)
+        return Experiment.from_row(row) if row else None
+
+    @property
+    def _progress_key(self) -> tuple[str, int]:
+        return (self.row.id, self.row.total_slots)
+
+    # An object, as the seed's operations select it; ValueRank's later schema serves raw JSON
+    # here (the one deliberate difference from its current schema).
+    @strawberry.field(graphql_type=RunProgress)  # type: ignore[untyped-decorator]
+    def progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        return self._load_progress(info)
+
+    @strawberry.field(graphql_type=RunProgress | None)  # type: ignore[untyped-decorator]
+    def run_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        return self._load_progress(info)
+
+    def _load_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        return now_or_later(
+            _progress_loader(info).load(self._progress_key), RunProgress.from_progress
+        )
+
+    async def _stats(self, info: Info) -> transcripts.RunTranscriptStats:
+        loader = info.context.loaders.by_key("transcript_stats", transcripts.stats_by_run)
+        stats = await loader.load(self.row.id)
+        assert stats is not None
+        return stats
+
+    @strawberry.field
+    async def summarize_progress(self, info: Info) -> RunProgress | None:
+        stats = await self._stats(info)
+        if not shows_summaries(stats.count, self.row.status):
+            return None
+        return RunProgress.of_summaries(stats.count, stats.summarized, stats.summary_failed)
+
+    @strawberry.field
+    async def selected_scenarios(self, info: Info) -> list[str]:
+        loader = info.context.loaders.by_key(
+            "selected_scenarios", service.selected_scenarios_by_run
+        )
+        return await loader.load(self.row.id) or []
+
+    @paged_field(TRANSCRIPT_PAGE)
+    async def transcripts(
+        self,
+        info: Info,
+        model_id: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[TranscriptType]:
+        from app.transcripts.graphql import Transcript
+
+        if limit is not None:
+            limit = TRANSCRIPT_PAGE.page(limit, offset).limit
+        query = transcripts.TranscriptQuery(
+            model_id=model_id,
+            limit=limit,
+            offset=offset or 0,
+            columns=Transcript.columns_for(child_field_names(info)),
+        )
+        loader = info.context.loaders.with_params(
+            "transcripts_by_run", transcripts.transcripts_by_run
+        )
+        return [Transcript.from_values(v) for v in await loader.load((self.row.id, query))]
+
+    @strawberry.field
+    async def transcript_count(self, info: Info) -> int:
+        return (await self._stats(info)).count
+
+    async def _probes(self, info: Info, query: service.ProbeQuery) -> list[tables.ProbeResult]:
+        loader = info.context.loaders.with_params("probe_results", service.probe_results_by_run)
+        return await loader.load((self.row.id, query))
+
+    @paged_field(PROBE_PAGE)
+    async def failed_probes(self, info: Info) -> list[ProbeResult]:
+        query = service.ProbeQuery(status="FAILED", model_id=None, limit=None, offset=0)
+        return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
+
+    @paged_field(PROBE_PAGE)
+    async def probe_results(
+        self,
+        info: Info,
+        status: str | None = None,
+        model_id: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[ProbeResult]:
+        paging = PROBE_PAGE.page(limit, offset)
+        query = service.ProbeQuery(status, model_id, paging.limit, paging.offset)
+        return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
+
+    @paged_field(RECENT_TASK_PAGE)
+    async def recent_tasks(self, info: Info, limit: int | None = 5) -> list[TaskResult]:
+        paging = RECENT_TASK_PAGE.page(limit, 0)
+        query = service.ProbeQuery(None, None, paging.limit, 0, newest_first=True)
+        return [
+            TaskResult(
+                scenario_id=r.scenario_id,
+                model_id=r.model_id,
+                status=r.status,
+                error=r.error_message,
+                completed_at=r.completed_at,
+            )
+            for r in await self._probes(info, query)
+        ]
+
+    @strawberry.field
+    async def stalled_models(self, info: Info) -> list[str]:
+        stall = info.context.settings.stalled_model_seconds
+        loader = info.context.loaders.by_key(
+            "stalled_models", functools.partial(metrics.stalled_models_by_run, stall_seconds=stall)
+        )
+        return await loader.load(self.row.id) or []
+
+    @strawberry.field
+    async def execution_metrics(self, info: Info) -> ExecutionMetrics | None:
+        async with info.context.reader.use() as session:
+            return ExecutionMetrics.from_metrics(await metrics.run_metrics(session, self.row.id))
+
+    @strawberry.field
+    async def estimated_costs(self, info: Info) -> CostEstimate | None:
+        models = list(self.row.config.get("models") or [])
+        samples = max(1, self.row.samples_per_scenario)
+        if not models:
+            return None
+        scenario_count = self.row.total_slots // (len(models) * samples)
+        async with info.context.reader.use() as session:
+            found = await metrics.estimate(
+                session, scenario_count=scenario_count, models=models, samples=samples
+            )
+        return CostEstimate.from_estimate(found)
+
+    @strawberry.field
+    async def models(self, info: Info) -> list[LlmModel]:
+        loader = info.context.loaders.by_key("models_by_model_id", llm.models_by_model_id)
+        rows = await loader.load_many(list(self.row.config.get("models", [])))
+        return [LlmModel.from_row(r) for r in rows if r is not None]
+
+    @strawberry.field
+    async def tags(self, info: Info) -> list[Tag]:
+        loader = info.context.loaders.by_key("tags_by_run", service.tags_by_run)
+        return [Tag.from_row(t) for t in await loader.load(self.row.id) or []]
+
+    @strawberry.field
+    def is_aggregate(self) -> bool:
+        return False
+
+    @strawberry.field
+    async def analysis(self, info: Info) -> AnalysisResult | None:
+        stats = await self._stats(info)
+        per_model = [
+            ActualModelCost(
+                model_id=strawberry.ID(model_id),
+                input_tokens=m.input_tokens,
+                output_tokens=m.output_tokens,
+                cost=m.cost,
+                probe_count=m.probe_count,
+            )
+            for model_id, m in sorted(stats.by_model.items())
+        ]
+        return AnalysisResult(actual_cost=ActualCost(total=stats.total_cost, per_model=per_model))
+
+    @strawberry.field
+    def analysis_status(self) -> str | None:
+        return None
+
+    @strawberry.field
+    def mirrored_runs(self) -> list[Run]:
+        return []
+
+    @strawberry.field
+    async def unresolvable_transcript_count(self, info: Info) -> UnresolvableCount | None:
+        stats = await self._stats(info)
+        by_model = [
+            UnresolvableByModel(model_id=model_id, count=m.unresolvable)
+            for model_id, m in sorted(stats.by_model.items())
+            if m.unresolvable
+        ]
+        return UnresolvableCount(total=stats.unresolvable, by_model=by_model)
