@@ -44,8 +44,8 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from app import queue
 from app.db import Database, libpq_url
+from app.queue import jobs as queue
 from app.runs import execution
 from bench._support import fresh_database
 

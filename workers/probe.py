@@ -10,8 +10,8 @@ from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
-from app import queue
 from app.db import is_transient
+from app.queue import jobs as queue
 from app.runs.execution import SlotJob
 from app.runs.probe import RetryLater, run_probe
 from workers.app import runtime_of

@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app import queue
 from app.backoff import Backoff
 from app.config import Settings
 from app.db import Database, describe, is_transient
 from app.llm.providers import http
+from app.queue import jobs as queue
 from workers.app import WorkerRuntime, build_app
 from workers.maintenance import MAINTENANCE_QUEUE
 from workers.steady import QUIET_LOGGERS, Outage, QuietTransient, SteadyWorker

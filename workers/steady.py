@@ -24,9 +24,9 @@ import procrastinate
 import psycopg
 from procrastinate.worker import Worker
 
-from app import queue
 from app.backoff import Backoff
 from app.db import Database, describe, is_transient
+from app.queue import stalled
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class SteadyWorker:
             return  # it unregistered itself, so it reported every job
         try:
             async with self.db.transaction() as session:
-                retried = await queue.release_worker(session, worker_id)
+                retried = await stalled.release_worker(session, worker_id)
         except Exception as exc:
             if not is_transient(exc):
                 raise

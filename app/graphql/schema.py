@@ -19,6 +19,7 @@ from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
 from app.graphql.limits import query_limits_rule
 from app.llm.graphql import LlmMutation, LlmQuery
+from app.queue.graphql import QueueMutation, QueueQuery
 from app.runs.graphql.mutation import RunMutation
 from app.runs.graphql.query import RunQuery
 from app.runs.graphql.subscriptions import RunSubscription
@@ -26,12 +27,12 @@ from app.transcripts.graphql import TranscriptQuery
 
 
 @strawberry.type
-class Query(RunQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
+class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
     pass
 
 
 @strawberry.type
-class Mutation(RunMutation, DefinitionMutation, LlmMutation):
+class Mutation(RunMutation, QueueMutation, DefinitionMutation, LlmMutation):
     pass
 
 

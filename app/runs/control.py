@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import queue
 from app.errors import NotFound, RunStateError
 from app.llm import service as llm
+from app.queue import jobs as queue
 from app.runs import execution, start
 from app.runs.models import Run
 from app.transcripts.models import Transcript

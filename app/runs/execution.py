@@ -16,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import queue
 from app.db import new_id
+from app.queue import jobs as queue
+from app.queue import state as queue_state
 
 GATE_STATUSES = ("PENDING", "RUNNING")
 PROGRESS_CHANNEL = "vr_run_progress"
@@ -335,24 +336,7 @@ async def advance(
     whose slot has no result, and only counts results when there is none.
     """
     await lock_run(connection, run_id)
-    open_job = (
-        await _execute(
-            connection,
-            """
-            SELECT 1 FROM procrastinate_jobs j
-            WHERE (j.args->>'runId') = :run AND j.status IN ('todo', 'doing')
-              AND j.task_name = :task AND j.id IS DISTINCT FROM CAST(:job AS bigint)
-              AND NOT EXISTS (
-                SELECT 1 FROM probe_results p
-                WHERE p.run_id = :run AND p.scenario_id = j.args->>'scenarioId'
-                  AND p.model_id = j.args->>'modelId'
-                  AND p.sample_index = (j.args->>'sampleIndex')::int)
-            LIMIT 1
-            """,
-            {"run": run_id, "task": queue.PROBE_TASK, "job": job_id},
-        )
-    ).one_or_none()
-    if open_job is not None:
+    if await queue_state.has_open_probe_job(connection, run_id, other_than=job_id):
         return None
     row = (
         await _execute(

@@ -1,5 +1,5 @@
 """Numbers about execution read from the database, so they are true across every worker
-process: a run's execution metrics and stalled models, the queue's status, cost estimates."""
+process: a run's execution metrics and cost estimates."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import queue
+from app.queue import state as queue_state
 
 RECENT_COMPLETIONS = 10
 # With no transcript to learn from, a probe is assumed to cost this many tokens.
@@ -22,35 +22,6 @@ FALLBACK_OUTPUT_TOKENS = 350.0
 
 async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> Sequence[Any]:
     return (await (await session.connection()).execute(sa.text(sql), params)).all()
-
-
-async def stalled_models_by_run(
-    session: AsyncSession, run_ids: Sequence[str], *, stall_seconds: float
-) -> dict[str, list[str]]:
-    """Per run: models with queued or running probes and no success for `stall_seconds` (counted
-    from the run's start when the model has no success yet)."""
-    rows = await _rows(
-        session,
-        """
-        SELECT DISTINCT r.id AS run_id, j.args->>'modelId' AS model_id
-        FROM runs r
-        JOIN procrastinate_jobs j
-          ON (j.args->>'runId') = r.id AND j.status IN ('todo', 'doing') AND j.task_name = :task
-        WHERE r.id = ANY(CAST(:ids AS text[])) AND r.status = 'RUNNING'
-          AND GREATEST(
-                r.started_at,
-                (SELECT max(p.completed_at) FROM probe_results p
-                 WHERE p.run_id = r.id AND p.model_id = j.args->>'modelId'
-                   AND p.status = 'SUCCESS'))
-              < now() - make_interval(secs => :stall)
-        ORDER BY 1, 2
-        """,
-        {"ids": list(run_ids), "task": queue.PROBE_TASK, "stall": stall_seconds},
-    )
-    found: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
-    for row in rows:
-        found[row.run_id].append(row.model_id)
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +56,7 @@ class RunMetrics:
 async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
     # Active: a provider call in flight (an open lease). Queued: every other live job,
     # including those a worker holds while they wait for room under the provider's limits.
-    jobs = await _rows(
-        session,
-        """
-        SELECT substr(j.queue_name, 7) AS provider, count(*) AS n, sum(j.attempts) AS attempts
-        FROM procrastinate_jobs j
-        WHERE (j.args->>'runId') = :run AND j.status IN ('todo', 'doing') AND j.task_name = :task
-        GROUP BY 1
-        """,
-        {"run": run_id, "task": queue.PROBE_TASK},
-    )
+    jobs = await queue_state.live_probe_jobs(session, run_id)
     calls = await _rows(
         session,
         """
@@ -179,56 +141,6 @@ async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
         total_queued=sum(p.queued_jobs for p in loads.values()),
         total_retries=int(progress.retries) + live_retries,
         estimated_seconds_remaining=eta if remaining > 0 else 0,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class JobTypeCounts:
-    type: str
-    pending: int
-    active: int
-    completed: int
-    failed: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueueState:
-    is_running: bool
-    is_paused: bool
-    job_types: list[JobTypeCounts]
-
-
-async def queue_state(session: AsyncSession, *, heartbeat_seconds: float) -> QueueState:
-    counts = await _rows(
-        session,
-        """
-        SELECT task_name,
-               count(*) FILTER (WHERE status = 'todo') AS pending,
-               count(*) FILTER (WHERE status = 'doing') AS active,
-               count(*) FILTER (WHERE status = 'succeeded') AS completed,
-               count(*) FILTER (WHERE status = 'failed') AS failed
-        FROM procrastinate_jobs GROUP BY task_name ORDER BY task_name
-        """,
-        {},
-    )
-    flags = (
-        await _rows(
-            session,
-            """
-            SELECT EXISTS (SELECT 1 FROM procrastinate_workers
-                           WHERE last_heartbeat > now() - make_interval(secs => :s)) AS running,
-                   coalesce((SELECT paused FROM queue_controls WHERE name = 'dispatch'), false)
-                       AS paused
-            """,
-            {"s": heartbeat_seconds},
-        )
-    )[0]
-    return QueueState(
-        is_running=bool(flags.running),
-        is_paused=bool(flags.paused),
-        job_types=[
-            JobTypeCounts(r.task_name, r.pending, r.active, r.completed, r.failed) for r in counts
-        ],
     )
 
 

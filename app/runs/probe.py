@@ -12,9 +12,9 @@ from app.db import Database
 from app.llm import limits
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
+from app.queue.controls import wait_while_paused
 from app.runs import execution
 from app.runs.execution import SlotJob, SlotOutcome, SlotPlan
-from app.runs.queue_controls import wait_while_paused
 
 log = logging.getLogger(__name__)
 

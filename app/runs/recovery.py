@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from app import queue
 from app.db import Database
 from app.errors import NotFound
+from app.queue import stalled
 from app.runs import control, execution
 from app.runs.models import Run
 
@@ -61,7 +61,7 @@ async def recover_run(db: Database, run_id: str) -> RunRecovery:
 
 async def sweep(db: Database, *, seconds_since_heartbeat: float) -> SweepReport:
     async with db.transaction() as session:
-        await queue.retry_stalled(session, seconds_since_heartbeat=seconds_since_heartbeat)
+        await stalled.retry_stalled(session, seconds_since_heartbeat=seconds_since_heartbeat)
         run_ids = (
             await session.exec(
                 select(Run.id).where(

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import queue
 from app.definitions import service as definitions
 from app.definitions.models import Experiment, Scenario
 from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import credentials
 from app.llm import service as llm
+from app.queue import jobs as queue
 from app.runs import execution, sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.graphql.context import Info
-from app.runs import control, queue_controls, recovery, service, start
+from app.runs import control, recovery, service, start
 
 if TYPE_CHECKING:
     pass
 
-from app.runs.graphql.queue import QueueStatus, read_queue_status
 from app.runs.graphql.types import Run
 
 
@@ -163,13 +162,3 @@ class RunMutation:
         return TriggerRecoveryPayload(
             detected=report.detected, recovered=report.recovered, errors=report.errors
         )
-
-    @strawberry.mutation
-    async def pause_queue(self, info: Info) -> QueueStatus:
-        await queue_controls.set_paused(info.context.db, True)
-        return await read_queue_status(info)
-
-    @strawberry.mutation
-    async def resume_queue(self, info: Info) -> QueueStatus:
-        await queue_controls.set_paused(info.context.db, False)
-        return await read_queue_status(info)

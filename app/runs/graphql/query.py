@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     pass
 
 from app.runs.graphql.costs import CostEstimate
-from app.runs.graphql.queue import QueueStatus, read_queue_status
 from app.runs.graphql.types import RUN_PAGE, Run
 
 
@@ -171,7 +170,3 @@ class RunQuery:
                 samples=samples,
             )
         return CostEstimate.from_estimate(found)
-
-    @strawberry.field
-    async def queue_status(self, info: Info) -> QueueStatus:
-        return await read_queue_status(info)

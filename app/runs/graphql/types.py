@@ -23,6 +23,7 @@ from app.graphql.selection import child_field_names
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
 from app.paging import PageSize
+from app.queue import state as queue_state
 from app.runs import metrics, service
 from app.runs import models as tables
 from app.runs.progress import Progress, shows_summaries
@@ -247,7 +248,8 @@ class Run:
     async def stalled_models(self, info: Info) -> list[str]:
         stall = info.context.settings.stalled_model_seconds
         loader = info.context.loaders.by_key(
-            "stalled_models", functools.partial(metrics.stalled_models_by_run, stall_seconds=stall)
+            "stalled_models",
+            functools.partial(queue_state.stalled_models_by_run, stall_seconds=stall),
         )
         return await loader.load(self.row.id) or []
 

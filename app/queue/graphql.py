@@ -1,16 +1,11 @@
-"""Queue status as GraphQL types."""
+"""The queue in GraphQL: `queueStatus`, `pauseQueue` and `resumeQueue`."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import strawberry
 
 from app.graphql.context import Info
-from app.runs import metrics
-
-if TYPE_CHECKING:
-    pass
+from app.queue import controls, state
 
 
 @strawberry.type
@@ -38,20 +33,20 @@ class QueueStatus:
     totals: QueueTotals
 
 
-async def read_queue_status(info: Info) -> QueueStatus:
+async def _queue_status(info: Info) -> QueueStatus:
     async with info.context.reader.use() as session:
-        state = await metrics.queue_state(
+        found = await state.queue_state(
             session, heartbeat_seconds=info.context.settings.stalled_worker_seconds
         )
     types = [
         JobTypeStatus(
             type=t.type, pending=t.pending, active=t.active, completed=t.completed, failed=t.failed
         )
-        for t in state.job_types
+        for t in found.job_types
     ]
     return QueueStatus(
-        is_running=state.is_running,
-        is_paused=state.is_paused,
+        is_running=found.is_running,
+        is_paused=found.is_paused,
         job_types=types,
         totals=QueueTotals(
             pending=sum(t.pending for t in types),
@@ -60,3 +55,23 @@ async def read_queue_status(info: Info) -> QueueStatus:
             failed=sum(t.failed for t in types),
         ),
     )
+
+
+@strawberry.type
+class QueueQuery:
+    @strawberry.field
+    async def queue_status(self, info: Info) -> QueueStatus:
+        return await _queue_status(info)
+
+
+@strawberry.type
+class QueueMutation:
+    @strawberry.mutation
+    async def pause_queue(self, info: Info) -> QueueStatus:
+        await controls.set_paused(info.context.db, True)
+        return await _queue_status(info)
+
+    @strawberry.mutation
+    async def resume_queue(self, info: Info) -> QueueStatus:
+        await controls.set_paused(info.context.db, False)
+        return await _queue_status(info)
