@@ -1,4 +1,5 @@
-"""One LISTEN connection per server process, fanned out to in-memory subscribers.
+"""The event bus: `publish` in the transaction that makes a change, and one LISTEN connection
+per server process (`Broker`), fanned out to in-memory subscribers.
 
 A LISTEN per subscriber would cost a Postgres connection each; the broker costs one per
 process however many subscribers it serves. Notifications are sent in the transaction that
@@ -23,11 +24,15 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import psycopg
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import libpq_url
 
 log = logging.getLogger(__name__)
 
+# Every run event travels on this one channel; subscribers pick theirs by `runId`.
+RUN_EVENTS: Final = "vr_run_progress"
 ALL: Final = "*"
 RESYNC: Final = None
 Message = dict[str, Any]
@@ -35,6 +40,16 @@ Handler = Callable[[Message | None], None]
 
 HEALTH_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 5.0
+
+
+async def publish(connection: AsyncConnection, run_id: str, event: str, **fields: Any) -> None:
+    """A run event, delivered to listeners when this transaction commits. Ids and counts only
+    (NOTIFY's payload limit is 8000 bytes)."""
+    payload = json.dumps({"runId": run_id, "event": event, **fields}, separators=(",", ":"))
+    await connection.execute(
+        sa.text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": RUN_EVENTS, "payload": payload},
+    )
 
 
 class Broker:

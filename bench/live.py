@@ -4,7 +4,7 @@ same commit → a plain psycopg LISTEN in the clients' process): the limit. Targ
 at 1,000 subscribers, and the server's Postgres connections constant as subscribers grow.
 
 Three processes, so that no side's CPU is charged to another: this one commits the changes
-(each one a probe's real `execution.store_success` transaction, so `completed` grows by one
+(each one a probe's real `outcome.store_success` transaction, so `completed` grows by one
 and names the change), the server (`python -m app.cli serve`, no workers), and a client
 process holding the websockets and the raw LISTEN. Stamps are `time.monotonic()`, Linux's
 CLOCK_MONOTONIC, one clock for every process on the machine. The hop can come out below zero:
@@ -44,9 +44,10 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from app import pubsub
 from app.db import Database, libpq_url
 from app.queue import jobs as queue
-from app.runs import execution
+from app.runs.execution import outcome, slot
 from bench._support import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIPTION = """subscription($id: ID!) { runProgress(runId: $id) {
   runId status at runProgress { total completed failed } costSoFar } }"""
 START = "mutation($input: StartRunInput!) { startRun(input: $input) { run { id } jobCount } }"
-OUTCOME = execution.SlotOutcome(
+OUTCOME = slot.SlotOutcome(
     messages=[
         {"role": "user", "content": "What do you do?"},
         {"role": "assistant", "content": "Rating: 4. I would report it."},
@@ -212,7 +213,7 @@ class Clients:
         async with await psycopg.AsyncConnection.connect(
             self.listen_url, autocommit=True, application_name=f"{BENCH_APP}-listen"
         ) as conn:
-            await conn.execute(f'LISTEN "{execution.PROGRESS_CHANNEL}"')
+            await conn.execute(f'LISTEN "{pubsub.RUN_EVENTS}"')
             listener = asyncio.create_task(self._hear(conn))
             self.pipe.send("listening")
             while (command := await asyncio.to_thread(self.pipe.recv))[0] == "level":
@@ -320,7 +321,7 @@ async def start_run(http: httpx.AsyncClient, server: Server, samples: int) -> st
     return str(body["data"]["startRun"]["run"]["id"])
 
 
-async def queued_slots(db: Database, run_id: str) -> list[execution.SlotJob]:
+async def queued_slots(db: Database, run_id: str) -> list[slot.SlotJob]:
     """The probe jobs startRun queued for the run: its real slots."""
     async with db.engine.connect() as conn:
         rows = await conn.execute(
@@ -330,15 +331,15 @@ async def queued_slots(db: Database, run_id: str) -> list[execution.SlotJob]:
             ),
             {"task": queue.PROBE_TASK, "run": run_id},
         )
-        return [execution.SlotJob.from_args(args) for (args,) in rows]
+        return [slot.SlotJob.from_args(args) for (args,) in rows]
 
 
-async def commit_probe(db: Database, job: execution.SlotJob) -> tuple[str, float]:
+async def commit_probe(db: Database, job: slot.SlotJob) -> tuple[str, float]:
     """One probe's success as a worker commits it; (transcript id, moment COMMIT returned)."""
     async with db.engine.begin() as conn:
-        plan = await execution.plan_slot(conn, job, "simulated")
+        plan = await slot.plan_slot(conn, job, "simulated")
         assert plan is not None
-        transcript_id = await execution.store_success(conn, plan, OUTCOME, job_id=None, attempts=1)
+        transcript_id = await outcome.store_success(conn, plan, OUTCOME, job_id=None, attempts=1)
     at = time.monotonic()
     assert transcript_id is not None
     return transcript_id, at

@@ -8,7 +8,7 @@ import procrastinate
 from procrastinate.job_context import JobContext
 
 from app.llm import limits
-from app.runs import recovery
+from app.runs.lifecycle import recovery
 from workers.app import runtime_of
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from app.db import is_transient
 from app.queue import jobs as queue
-from app.runs.execution import SlotJob
-from app.runs.probe import RetryLater, run_probe
+from app.runs.execution.probe import RetryLater, run_probe
+from app.runs.execution.slot import SlotJob
 from workers.app import runtime_of
 
 log = logging.getLogger(__name__)

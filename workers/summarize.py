@@ -11,7 +11,7 @@ from procrastinate.job_context import JobContext
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError
 from app.queue import jobs as queue
-from app.runs.probe import RetryLater
+from app.runs.execution.probe import RetryLater
 from app.transcripts import summaries
 from workers.app import runtime_of
 from workers.probe import ProviderRetry

@@ -1,7 +1,7 @@
 """Live run progress: what a subscriber sees, read from the database, and the per-run feeds
 that re-read it when a notification says it changed.
 
-Every change to a run sends `pg_notify` in its own transaction (`execution.notify`); the
+Every change to a run sends `pg_notify` in its own transaction (`pubsub.publish`); the
 process's one `Broker` hears it. Each watched run has one `RunFeed` in the process, shared by
 all of its subscribers: a burst of changes costs one read per `COALESCE_SECONDS`, not one per
 change per subscriber, and every subscriber holds only the newest snapshot it has not yet
@@ -26,7 +26,6 @@ from app import pubsub
 from app.db import Database
 from app.errors import NotFound
 from app.runs import metrics, service
-from app.runs.execution import PROGRESS_CHANNEL
 from app.runs.models import TERMINAL_STATUSES
 from app.runs.progress import Progress, shows_summaries
 from app.transcripts import service as transcripts
@@ -212,7 +211,7 @@ class LiveRuns:
 
     @classmethod
     def for_database(cls, db: Database, url: str) -> LiveRuns:
-        return cls(db, pubsub.Broker(url, PROGRESS_CHANNEL))
+        return cls(db, pubsub.Broker(url, pubsub.RUN_EVENTS))
 
     async def close(self) -> None:
         for feed, _ in list(self._feeds.values()):

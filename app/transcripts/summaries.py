@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import pubsub
 from app.db import Database
-from app.runs import execution
+from app.runs import state
 from app.transcripts.decision import Decision, parse_transcript
 
 MAX_WORDS = 50
@@ -89,10 +90,8 @@ async def store(
             "duration": duration_ms,
         },
     )
-    await execution.notify(
-        connection, summary.run_id, "summary", transcriptId=summary.transcript_id
-    )
-    await execution.finish_summaries(connection, summary.run_id)
+    await pubsub.publish(connection, summary.run_id, "summary", transcriptId=summary.transcript_id)
+    await state.finish_summaries(connection, summary.run_id)
 
 
 @dataclass(frozen=True, slots=True)

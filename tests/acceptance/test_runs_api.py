@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import Database, libpq_url
-from app.runs import control
+from app.runs.lifecycle import control
 from app.runs.models import RUN_STATUSES
 from app.seed import DEMO_DEFINITION_ID
 from tests.factories import error_codes, gql, make_definition, make_run

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from app.db import Database
-from app.runs import execution
-from app.runs.execution import SlotJob, SlotOutcome, SlotPlan
+from app.runs.execution import outcome
+from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 from tests.factories import make_definition, make_run
 from tests.workers import scalar
 
@@ -37,9 +37,9 @@ async def finish_all_at_once(url: str, plans: list[SlotPlan], succeed: bool) -> 
             connection = await session.connection()
             await gate.wait()  # every transaction open before any commits
             if succeed:
-                await execution.store_success(connection, slot, OUTCOME, job_id=None, attempts=0)
+                await outcome.store_success(connection, slot, OUTCOME, job_id=None, attempts=0)
             else:
-                await execution.store_failure(
+                await outcome.store_failure(
                     connection,
                     slot.job,
                     error_code="AUTH",

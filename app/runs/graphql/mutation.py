@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.graphql.context import Info
-from app.runs import control, recovery, service, start
+from app.runs import service
+from app.runs.lifecycle import control, recovery, start
 
 if TYPE_CHECKING:
     pass

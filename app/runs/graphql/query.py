@@ -11,8 +11,9 @@ from app import access
 from app.definitions import service as definitions
 from app.graphql.args import IdArgID, paged_field
 from app.graphql.context import Info
-from app.runs import metrics, service, start
+from app.runs import metrics, service
 from app.runs import models as tables
+from app.runs.lifecycle import start
 from app.runs.sampling import sample_size
 
 if TYPE_CHECKING:

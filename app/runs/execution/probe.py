@@ -13,8 +13,8 @@ from app.llm import limits
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.queue.controls import wait_while_paused
-from app.runs import execution
-from app.runs.execution import SlotJob, SlotOutcome, SlotPlan
+from app.runs.execution import gate, outcome, slot
+from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ async def _start(
     try:
         async with db.transaction() as session:
             connection = await session.connection()
-            plan = await execution.plan_slot(connection, job, provider_name)
+            plan = await slot.plan_slot(connection, job, provider_name)
             if plan is None:
                 return "missing"
             try:
@@ -61,7 +61,7 @@ async def _start(
             except ProviderError as refused:
                 # No call, so no lease; the gate still decides whether the slot is ours to fail
                 # (a paused or cancelled run, or a slot that already has its result).
-                return refused if await execution.open_gate(connection, job) else "skipped"
+                return refused if await gate.open_gate(connection, job) else "skipped"
             taken = await limits.try_take_on(
                 connection,
                 plan.provider_id,
@@ -71,7 +71,7 @@ async def _start(
             )
             if not isinstance(taken, limits.Lease):
                 return taken
-            if not await execution.open_gate(connection, job):
+            if not await gate.open_gate(connection, job):
                 raise _GateClosed
             return plan, target, taken
     except _GateClosed:
@@ -107,13 +107,13 @@ async def run_probe(
     try:
         began = time.monotonic()
         try:
-            outcome = await converse(plan, target, attempt=attempts)
+            reply = await converse(plan, target, attempt=attempts)
         except ProviderError as error:
             duration_ms = int((time.monotonic() - began) * 1000)
             RetryLater.unless_last(error, attempts, settings)
             async with db.transaction() as session:
                 connection = await session.connection()
-                await execution.store_failure(
+                await outcome.store_failure(
                     connection,
                     job,
                     error_code=error.kind.value,
@@ -127,8 +127,8 @@ async def run_probe(
             return "failed"
         async with db.transaction() as session:
             connection = await session.connection()
-            transcript = await execution.store_success(
-                connection, plan, outcome, job_id=job_id, attempts=attempts
+            transcript = await outcome.store_success(
+                connection, plan, reply, job_id=job_id, attempts=attempts
             )
             await limits.finish(connection, lease)
         stored = True
@@ -174,7 +174,7 @@ async def _fail(
     db: Database, job: SlotJob, code: str, message: str, job_id: int | None, attempts: int
 ) -> None:
     async with db.transaction() as session:
-        await execution.store_failure(
+        await outcome.store_failure(
             await session.connection(),
             job,
             error_code=code,

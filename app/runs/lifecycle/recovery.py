@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from app.db import Database
 from app.errors import NotFound
 from app.queue import stalled
-from app.runs import control, execution
+from app.runs import state
+from app.runs.lifecycle import control
 from app.runs.models import Run
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,11 @@ async def recover_run(db: Database, run_id: str) -> RunRecovery:
             requeued = await control.requeue_open_slots(session, run)
             if requeued:
                 return RunRecovery(run_id, "REQUEUED", requeued)
-            moved = await execution.advance(connection, run_id)
+            moved = await state.advance(connection, run_id)
             return RunRecovery(run_id, "ADVANCED" if moved else "NONE", 0)
         if run.status == "SUMMARIZING":
-            queued = await execution.queue_summaries(connection, run_id)
-            finished = await execution.finish_summaries(connection, run_id)
+            queued = await state.queue_summaries(connection, run_id)
+            finished = await state.finish_summaries(connection, run_id)
             action = "ADVANCED" if finished else "SUMMARIES_QUEUED" if queued else "NONE"
             return RunRecovery(run_id, action, queued)
         return RunRecovery(run_id, "NONE", 0)

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import pubsub
 from app.definitions import service as definitions
 from app.definitions.models import Experiment, Scenario
 from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import credentials
 from app.llm import service as llm
 from app.queue import jobs as queue
-from app.runs import execution, sampling
+from app.runs import sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
 DEFAULT_CATEGORY = "UNKNOWN_LEGACY"
@@ -203,7 +204,7 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         only_open=False,
     )
     await session.refresh(run)
-    await execution.notify(await session.connection(), run.id, "created", status=run.status)
+    await pubsub.publish(await session.connection(), run.id, "created", status=run.status)
     return StartedRun(run=run, job_count=job_count, scenario_ids=scenario_ids)
 
 

@@ -1,0 +1,169 @@
+"""Storing a probe's outcome. Each outcome is one transaction: the transcript (at most one per
+slot, by the unique live slot index), the probe result, the provider lease's end, the run's
+advance and the progress event commit together."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import pubsub
+from app.db import new_id
+from app.runs import state
+from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
+
+
+async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
+    return await connection.execute(sa.text(sql), params)
+
+
+async def store_success(
+    connection: AsyncConnection,
+    plan: SlotPlan,
+    outcome: SlotOutcome,
+    *,
+    job_id: int | None,
+    attempts: int,
+) -> str | None:
+    """The transcript, the SUCCESS result and the run's advance; None for a duplicate."""
+    job = plan.job
+    cost = (
+        outcome.input_tokens * plan.cost_input_per_million / 1e6
+        + outcome.output_tokens * plan.cost_output_per_million / 1e6
+    )
+    transcript_id = (
+        await _execute(
+            connection,
+            """
+            INSERT INTO transcripts (
+                id, run_id, scenario_id, model_id, model_version, sample_index,
+                definition_snapshot, content, turn_count, token_count, input_tokens,
+                output_tokens, duration_ms, estimated_cost, dimension_values, summary_status)
+            SELECT :id, r.id, :scenario, :model, :version, :sample,
+                   r.config->'definitionSnapshot', CAST(:content AS jsonb), :turns, :tokens,
+                   :input, :output, :duration, :cost, CAST(:dimensions AS jsonb), 'PENDING'
+            FROM runs r WHERE r.id = :run
+            ON CONFLICT (run_id, scenario_id, model_id, sample_index)
+                WHERE deleted_at IS NULL DO NOTHING
+            RETURNING id
+            """,
+            {
+                "id": new_id(),
+                "run": job.run_id,
+                "scenario": job.scenario_id,
+                "model": job.model_id,
+                "version": outcome.model_version,
+                "sample": job.sample_index,
+                "content": json.dumps({"messages": outcome.messages}),
+                "turns": sum(1 for m in outcome.messages if m["role"] == "assistant"),
+                "tokens": outcome.input_tokens + outcome.output_tokens,
+                "input": outcome.input_tokens,
+                "output": outcome.output_tokens,
+                "duration": outcome.duration_ms,
+                "cost": cost,
+                "dimensions": json.dumps(plan.dimension_values),
+            },
+        )
+    ).scalar_one_or_none()
+    if transcript_id is None:
+        return None  # another delivery of this slot already stored its transcript
+    await _upsert_result(
+        connection,
+        job,
+        status="SUCCESS",
+        transcript_id=transcript_id,
+        error_code=None,
+        error_message=None,
+        attempts=attempts,
+        input_tokens=outcome.input_tokens,
+        output_tokens=outcome.output_tokens,
+        duration_ms=outcome.duration_ms,
+    )
+    await pubsub.publish(
+        connection,
+        job.run_id,
+        "slot",
+        modelId=job.model_id,
+        outcome="SUCCESS",
+        transcriptId=str(transcript_id),
+    )
+    await state.advance(connection, job.run_id, job_id=job_id)
+    return str(transcript_id)
+
+
+async def store_failure(
+    connection: AsyncConnection,
+    job: SlotJob,
+    *,
+    error_code: str,
+    error_message: str,
+    job_id: int | None,
+    attempts: int,
+    duration_ms: int | None = None,
+) -> None:
+    """The slot's FAILED result (unless it already succeeded) and the run's advance."""
+    await _upsert_result(
+        connection,
+        job,
+        status="FAILED",
+        transcript_id=None,
+        error_code=error_code,
+        error_message=error_message[:2000],
+        attempts=attempts,
+        input_tokens=None,
+        output_tokens=None,
+        duration_ms=duration_ms,
+    )
+    await pubsub.publish(connection, job.run_id, "slot", modelId=job.model_id, outcome="FAILED")
+    await state.advance(connection, job.run_id, job_id=job_id)
+
+
+async def _upsert_result(
+    connection: AsyncConnection,
+    job: SlotJob,
+    *,
+    status: str,
+    transcript_id: str | None,
+    error_code: str | None,
+    error_message: str | None,
+    attempts: int,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    duration_ms: int | None,
+) -> None:
+    await _execute(
+        connection,
+        """
+        INSERT INTO probe_results (
+            id, run_id, scenario_id, model_id, sample_index, status, transcript_id,
+            error_code, error_message, retry_count, input_tokens, output_tokens, duration_ms,
+            completed_at)
+        VALUES (:id, :run, :scenario, :model, :sample, :status, :transcript, :code, :message,
+                :retries, :input, :output, :duration, now())
+        ON CONFLICT ON CONSTRAINT uq_probe_results_slot DO UPDATE SET
+            status = EXCLUDED.status, transcript_id = EXCLUDED.transcript_id,
+            error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+            retry_count = EXCLUDED.retry_count, input_tokens = EXCLUDED.input_tokens,
+            output_tokens = EXCLUDED.output_tokens, duration_ms = EXCLUDED.duration_ms,
+            completed_at = EXCLUDED.completed_at
+        WHERE probe_results.status <> 'SUCCESS'
+        """,
+        {
+            "id": new_id(),
+            "run": job.run_id,
+            "scenario": job.scenario_id,
+            "model": job.model_id,
+            "sample": job.sample_index,
+            "status": status,
+            "transcript": transcript_id,
+            "code": error_code,
+            "message": error_message,
+            "retries": attempts,
+            "input": input_tokens,
+            "output": output_tokens,
+            "duration": duration_ms,
+        },
+    )

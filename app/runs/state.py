@@ -1,0 +1,121 @@
+"""The run's state machine after it starts (BEHAVIOUR.md, "State machine"): RUNNING →
+SUMMARIZING | FAILED once every slot is terminal, SUMMARIZING → COMPLETED once every summary
+is. The admin's transitions (pause, resume, cancel, delete) are in lifecycle/control.py.
+
+Each step takes the run's advisory lock first, so of twenty probes finishing at once exactly
+one sees every slot terminal and moves the run on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import pubsub
+from app.queue import jobs as queue
+from app.queue import state as queue_state
+
+
+async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
+    return await connection.execute(sa.text(sql), params)
+
+
+async def lock_run(connection: AsyncConnection, run_id: str) -> None:
+    """Serialise the advance checks of one run (held to the end of the transaction)."""
+    await _execute(
+        connection,
+        "SELECT pg_advisory_xact_lock(hashtext('vr-run-advance'), hashtext(CAST(:run AS text)))",
+        {"run": run_id},
+    )
+
+
+async def advance(
+    connection: AsyncConnection, run_id: str, *, job_id: int | None = None
+) -> str | None:
+    """Move a RUNNING run on when every slot is terminal: to SUMMARIZING (queueing one summary
+    per transcript in this transaction) or to FAILED when no slot succeeded. Returns the new
+    status, or None when the run stays as it is.
+
+    Cheap while slots are open: it stops at the first live probe job (other than the caller's)
+    whose slot has no result, and only counts results when there is none.
+    """
+    await lock_run(connection, run_id)
+    if await queue_state.has_open_probe_job(connection, run_id, other_than=job_id):
+        return None
+    row = (
+        await _execute(
+            connection,
+            """
+            SELECT r.total_slots, r.status,
+                   (SELECT count(*) FROM probe_results p WHERE p.run_id = r.id) AS finished,
+                   (SELECT count(*) FROM probe_results p
+                    WHERE p.run_id = r.id AND p.status = 'SUCCESS') AS succeeded
+            FROM runs r WHERE r.id = :run
+            """,
+            {"run": run_id},
+        )
+    ).one_or_none()
+    if row is None or row.status != "RUNNING" or row.finished < row.total_slots:
+        return None
+    target = "SUMMARIZING" if row.succeeded > 0 else "FAILED"
+    moved = (
+        await _execute(
+            connection,
+            """
+            UPDATE runs SET status = CAST(:target AS text), updated_at = now(),
+                   completed_at = CASE WHEN CAST(:target AS text) = 'FAILED' THEN now()
+                                       ELSE completed_at END
+            WHERE id = :run AND status = 'RUNNING'
+            RETURNING id
+            """,
+            {"run": run_id, "target": target},
+        )
+    ).one_or_none()
+    if moved is None:
+        return None
+    if target == "SUMMARIZING":
+        await queue_summaries(connection, run_id)
+    await pubsub.publish(connection, run_id, "status", status=target)
+    return target
+
+
+async def queue_summaries(connection: AsyncConnection, run_id: str) -> int:
+    ids = (
+        (
+            await _execute(
+                connection,
+                """
+                SELECT id FROM transcripts
+                WHERE run_id = :run AND deleted_at IS NULL AND summary_status = 'PENDING'
+                """,
+                {"run": run_id},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return await queue.defer_summaries_on(connection, run_id=run_id, transcript_ids=list(ids))
+
+
+async def finish_summaries(connection: AsyncConnection, run_id: str) -> bool:
+    """SUMMARIZING → COMPLETED once no live transcript of the run waits for its summary."""
+    await lock_run(connection, run_id)
+    moved = (
+        await _execute(
+            connection,
+            """
+            UPDATE runs SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+            WHERE id = :run AND status = 'SUMMARIZING'
+              AND NOT EXISTS (
+                SELECT 1 FROM transcripts t
+                WHERE t.run_id = :run AND t.deleted_at IS NULL AND t.summary_status = 'PENDING')
+            RETURNING id
+            """,
+            {"run": run_id},
+        )
+    ).one_or_none()
+    if moved is not None:
+        await pubsub.publish(connection, run_id, "status", status="COMPLETED")
+    return moved is not None
