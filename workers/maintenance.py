@@ -9,7 +9,7 @@ from procrastinate.job_context import JobContext
 
 from app.llm import limits
 from app.runs.lifecycle import recovery
-from workers.app import runtime_of
+from workers.runtime import runtime_of
 
 log = logging.getLogger(__name__)
 

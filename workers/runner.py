@@ -17,8 +17,9 @@ from app.config import Settings
 from app.db import Database, describe, is_transient
 from app.llm.providers import http
 from app.queue import jobs as queue
-from workers.app import WorkerRuntime, build_app
+from workers.app import build_app
 from workers.maintenance import MAINTENANCE_QUEUE
+from workers.runtime import WorkerRuntime
 from workers.steady import QUIET_LOGGERS, Outage, QuietTransient, SteadyWorker
 
 log = logging.getLogger(__name__)

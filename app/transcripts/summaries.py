@@ -1,5 +1,6 @@
-"""Summarizing a transcript: the parser's decision code plus a one-line decision text written
-by the summarizer model, stored with the run's SUMMARIZING → COMPLETED advance."""
+"""A transcript's summary: the parser's decision code plus a one-line decision text written
+by the summarizer model. Calling the model and advancing the run are the runs domain's
+(app/runs/execution/summary.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import pubsub
 from app.db import Database
-from app.runs import state
 from app.transcripts.decision import Decision, parse_transcript
 
 MAX_WORDS = 50
@@ -62,7 +61,7 @@ def one_line(text: str) -> str:
     return " ".join(words[:MAX_WORDS])
 
 
-async def store(
+async def store_decision(
     connection: AsyncConnection,
     summary: PendingSummary,
     *,
@@ -70,8 +69,8 @@ async def store(
     duration_ms: int,
     failed: bool,
 ) -> None:
-    """The decision (the parser's code is kept even when the text could not be written) and
-    the run's advance, in the caller's transaction."""
+    """The decision (the parser's code is kept even when the text could not be written), in
+    the caller's transaction."""
     await connection.execute(
         sa.text(
             """
@@ -90,8 +89,6 @@ async def store(
             "duration": duration_ms,
         },
     )
-    await pubsub.publish(connection, summary.run_id, "summary", transcriptId=summary.transcript_id)
-    await state.finish_summaries(connection, summary.run_id)
 
 
 @dataclass(frozen=True, slots=True)

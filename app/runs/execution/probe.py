@@ -4,6 +4,7 @@ store the outcome. The worker's task is a thin wrapper around `run_probe`."""
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 
@@ -12,6 +13,7 @@ from app.db import Database
 from app.llm import limits
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
+from app.llm.retry import RetryLater
 from app.queue.controls import wait_while_paused
 from app.runs.execution import gate, outcome, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
@@ -19,20 +21,11 @@ from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 log = logging.getLogger(__name__)
 
 
-class RetryLater(Exception):
-    """The call failed in a way worth retrying; the job should run again after `delay`."""
+class NoCall(enum.StrEnum):
+    """Why a probe stops before calling its provider."""
 
-    def __init__(self, error: ProviderError, delay: float) -> None:
-        super().__init__(f"{error} (retry in {delay:.1f}s)")
-        self.error = error
-        self.delay = delay
-
-    @classmethod
-    def unless_last(cls, error: ProviderError, attempts: int, settings: Settings) -> None:
-        """Raise when the error is retryable and attempts remain (Retry-After, else backoff)."""
-        if error.retryable and attempts + 1 < settings.max_attempts:
-            delay = error.retry_after or settings.retry_base_seconds * 2**attempts
-            raise cls(error, delay) from error
+    MISSING = "missing"  # the model, its provider or the scenario has gone: the slot fails
+    SKIPPED = "skipped"  # the gate is closed (paused or cancelled run, or a finished slot)
 
 
 class _GateClosed(Exception):
@@ -41,7 +34,7 @@ class _GateClosed(Exception):
 
 async def _start(
     db: Database, settings: Settings, job: SlotJob, provider_name: str
-) -> tuple[SlotPlan, Target, limits.Lease] | ProviderError | float | str:
+) -> tuple[SlotPlan, Target, limits.Lease] | ProviderError | float | NoCall:
     """One transaction: read the plan, take a lease under the provider's limits, pass the gate.
     Returns what to run, or seconds to wait for room, or why the probe stops here (a
     ProviderError: the target itself is refused, and the slot fails without a call)."""
@@ -50,7 +43,7 @@ async def _start(
             connection = await session.connection()
             plan = await slot.plan_slot(connection, job, provider_name)
             if plan is None:
-                return "missing"
+                return NoCall.MISSING
             try:
                 target = target_for(
                     plan.provider_name,
@@ -61,7 +54,7 @@ async def _start(
             except ProviderError as refused:
                 # No call, so no lease; the gate still decides whether the slot is ours to fail
                 # (a paused or cancelled run, or a slot that already has its result).
-                return refused if await gate.open_gate(connection, job) else "skipped"
+                return refused if await gate.open_gate(connection, job) else NoCall.SKIPPED
             taken = await limits.try_take_on(
                 connection,
                 plan.provider_id,
@@ -75,7 +68,7 @@ async def _start(
                 raise _GateClosed
             return plan, target, taken
     except _GateClosed:
-        return "skipped"
+        return NoCall.SKIPPED
 
 
 async def run_probe(
@@ -94,14 +87,14 @@ async def run_probe(
         if not isinstance(started, float):
             break
         await asyncio.sleep(min(started, 1.0))
-    if started == "missing":
+    if started is NoCall.MISSING:
         await _fail(db, job, "NOT_FOUND", "Model, provider or scenario not found", job_id, attempts)
         return "failed"
     if isinstance(started, ProviderError):
         await _fail(db, job, started.kind.value, started.message, job_id, attempts)
         return "failed"
-    if isinstance(started, str):
-        return started
+    if isinstance(started, NoCall):
+        return started.value
     plan, target, lease = started
     stored = False
     try:
