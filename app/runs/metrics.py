@@ -54,66 +54,9 @@ class RunMetrics:
 
 
 async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
-    # Active: a provider call in flight (an open lease). Queued: every other live job,
-    # including those a worker holds while they wait for room under the provider's limits.
-    jobs = await queue_state.live_probe_jobs(session, run_id)
-    calls = await _rows(
-        session,
-        """
-        SELECT p.name AS provider, l.model_id, count(*) AS n
-        FROM provider_leases l JOIN llm_providers p ON p.id = l.provider_id
-        WHERE l.run_id = :run AND l.finished_at IS NULL AND l.expires_at > clock_timestamp()
-        GROUP BY 1, 2
-        """,
-        {"run": run_id},
-    )
-    loads: dict[str, ProviderLoad] = {}
-    live_retries = 0
-    for row in jobs:
-        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
-        live_retries += int(row.attempts or 0)
-        load.queued_jobs += int(row.n)
-    for row in calls:
-        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
-        load.active_jobs += int(row.n)
-        load.queued_jobs = max(0, load.queued_jobs - int(row.n))
-        load.active_model_ids.append(row.model_id)
-    recent = await _rows(
-        session,
-        """
-        SELECT pr.name AS provider, p.model_id, p.scenario_id, p.status, p.completed_at,
-               coalesce(p.duration_ms, 0) AS duration_ms
-        FROM (SELECT DISTINCT r.model_id FROM probe_results r WHERE r.run_id = :run) used
-        JOIN llm_models m ON m.model_id = used.model_id
-        JOIN llm_providers pr ON pr.id = m.provider_id
-        CROSS JOIN LATERAL (
-            SELECT * FROM probe_results p
-            WHERE p.run_id = :run AND p.model_id = used.model_id
-            ORDER BY p.completed_at DESC NULLS LAST LIMIT :n) p
-        """,
-        {"run": run_id, "n": RECENT_COMPLETIONS},
-    )
-    for row in recent:
-        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
-        if row.completed_at is not None:
-            load.recent_completions.append(
-                Completion(
-                    row.model_id,
-                    row.scenario_id,
-                    row.status == "SUCCESS",
-                    row.completed_at,
-                    int(row.duration_ms),
-                )
-            )
-    limits = await _rows(
-        session,
-        "SELECT name, max_parallel_requests, requests_per_minute FROM llm_providers "
-        "WHERE name = ANY(CAST(:names AS text[]))",
-        {"names": list(loads)},
-    )
-    for row in limits:
-        loads[row.name].max_parallel = int(row.max_parallel_requests)
-        loads[row.name].requests_per_minute = int(row.requests_per_minute)
+    loads, live_retries = await _provider_loads(session, run_id)
+    await _add_recent_completions(session, run_id, loads)
+    await _add_limits(session, loads)
     progress = (
         await _rows(
             session,
@@ -142,6 +85,81 @@ async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
         total_retries=int(progress.retries) + live_retries,
         estimated_seconds_remaining=eta if remaining > 0 else 0,
     )
+
+
+async def _provider_loads(
+    session: AsyncSession, run_id: str
+) -> tuple[dict[str, ProviderLoad], int]:
+    """Per provider: the run's active and queued jobs; and the attempts its live jobs spent."""
+    # Active: a provider call in flight (an open lease). Queued: every other live job,
+    # including those a worker holds while they wait for room under the provider's limits.
+    jobs = await queue_state.live_probe_jobs(session, run_id)
+    calls = await _rows(
+        session,
+        """
+        SELECT p.name AS provider, l.model_id, count(*) AS n
+        FROM provider_leases l JOIN llm_providers p ON p.id = l.provider_id
+        WHERE l.run_id = :run AND l.finished_at IS NULL AND l.expires_at > clock_timestamp()
+        GROUP BY 1, 2
+        """,
+        {"run": run_id},
+    )
+    loads: dict[str, ProviderLoad] = {}
+    live_retries = 0
+    for row in jobs:
+        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
+        live_retries += int(row.attempts or 0)
+        load.queued_jobs += int(row.n)
+    for row in calls:
+        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
+        load.active_jobs += int(row.n)
+        load.queued_jobs = max(0, load.queued_jobs - int(row.n))
+        load.active_model_ids.append(row.model_id)
+    return loads, live_retries
+
+
+async def _add_recent_completions(
+    session: AsyncSession, run_id: str, loads: dict[str, ProviderLoad]
+) -> None:
+    recent = await _rows(
+        session,
+        """
+        SELECT pr.name AS provider, p.model_id, p.scenario_id, p.status, p.completed_at,
+               coalesce(p.duration_ms, 0) AS duration_ms
+        FROM (SELECT DISTINCT r.model_id FROM probe_results r WHERE r.run_id = :run) used
+        JOIN llm_models m ON m.model_id = used.model_id
+        JOIN llm_providers pr ON pr.id = m.provider_id
+        CROSS JOIN LATERAL (
+            SELECT * FROM probe_results p
+            WHERE p.run_id = :run AND p.model_id = used.model_id
+            ORDER BY p.completed_at DESC NULLS LAST LIMIT :n) p
+        """,
+        {"run": run_id, "n": RECENT_COMPLETIONS},
+    )
+    for row in recent:
+        load = loads.setdefault(row.provider, ProviderLoad(row.provider))
+        if row.completed_at is not None:
+            load.recent_completions.append(
+                Completion(
+                    row.model_id,
+                    row.scenario_id,
+                    row.status == "SUCCESS",
+                    row.completed_at,
+                    int(row.duration_ms),
+                )
+            )
+
+
+async def _add_limits(session: AsyncSession, loads: dict[str, ProviderLoad]) -> None:
+    limits = await _rows(
+        session,
+        "SELECT name, max_parallel_requests, requests_per_minute FROM llm_providers "
+        "WHERE name = ANY(CAST(:names AS text[]))",
+        {"names": list(loads)},
+    )
+    for row in limits:
+        loads[row.name].max_parallel = int(row.max_parallel_requests)
+        loads[row.name].requests_per_minute = int(row.requests_per_minute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,35 +211,8 @@ async def estimate(
 ) -> Estimate:
     """Cost of `scenario_count × samples` probes per model, from each model's observed token
     averages; a model never run yet borrows the average of all models, or fixed figures."""
-    rows = await _rows(
-        session,
-        """
-        SELECT m.model_id, m.display_name, m.cost_input_per_million, m.cost_output_per_million,
-               s.n, s.avg_input, s.avg_output
-        FROM unnest(CAST(:models AS text[])) WITH ORDINALITY AS wanted(model_id, position)
-        JOIN LATERAL (SELECT * FROM llm_models m WHERE m.model_id = wanted.model_id
-                      ORDER BY m.status = 'ACTIVE' DESC LIMIT 1) m ON true
-        LEFT JOIN LATERAL (
-            SELECT count(*) AS n, avg(t.input_tokens) AS avg_input,
-                   avg(t.output_tokens) AS avg_output
-            FROM (SELECT input_tokens, output_tokens FROM transcripts
-                  WHERE model_id = m.model_id AND deleted_at IS NULL
-                  ORDER BY created_at DESC LIMIT 500) t) s ON true
-        ORDER BY wanted.position
-        """,
-        {"models": list(models)},
-    )
-    overall = (
-        await _rows(
-            session,
-            """
-            SELECT count(*) AS n, avg(input_tokens) AS avg_input, avg(output_tokens) AS avg_output
-            FROM (SELECT input_tokens, output_tokens FROM transcripts WHERE deleted_at IS NULL
-                  ORDER BY created_at DESC LIMIT 2000) t
-            """,
-            {},
-        )
-    )[0]
+    rows = await _usage_by_model(session, models)
+    overall = await _usage_overall(session)
     fallback_input = float(overall.avg_input or FALLBACK_INPUT_TOKENS)
     fallback_output = float(overall.avg_output or FALLBACK_OUTPUT_TOKENS)
     per_model: list[ModelEstimate] = []
@@ -252,3 +243,40 @@ async def estimate(
         per_model=per_model,
         fallback_reason="; ".join(sorted(reasons)) or None,
     )
+
+
+async def _usage_by_model(session: AsyncSession, models: Sequence[str]) -> Sequence[Any]:
+    """Per model, in the order asked: its prices and its recent transcripts' token averages."""
+    return await _rows(
+        session,
+        """
+        SELECT m.model_id, m.display_name, m.cost_input_per_million, m.cost_output_per_million,
+               s.n, s.avg_input, s.avg_output
+        FROM unnest(CAST(:models AS text[])) WITH ORDINALITY AS wanted(model_id, position)
+        JOIN LATERAL (SELECT * FROM llm_models m WHERE m.model_id = wanted.model_id
+                      ORDER BY m.status = 'ACTIVE' DESC LIMIT 1) m ON true
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS n, avg(t.input_tokens) AS avg_input,
+                   avg(t.output_tokens) AS avg_output
+            FROM (SELECT input_tokens, output_tokens FROM transcripts
+                  WHERE model_id = m.model_id AND deleted_at IS NULL
+                  ORDER BY created_at DESC LIMIT 500) t) s ON true
+        ORDER BY wanted.position
+        """,
+        {"models": list(models)},
+    )
+
+
+async def _usage_overall(session: AsyncSession) -> Any:
+    """Token averages over every model's recent transcripts (for a model never run yet)."""
+    return (
+        await _rows(
+            session,
+            """
+            SELECT count(*) AS n, avg(input_tokens) AS avg_input, avg(output_tokens) AS avg_output
+            FROM (SELECT input_tokens, output_tokens FROM transcripts WHERE deleted_at IS NULL
+                  ORDER BY created_at DESC LIMIT 2000) t
+            """,
+            {},
+        )
+    )[0]

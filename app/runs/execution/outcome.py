@@ -30,6 +30,38 @@ async def store_success(
 ) -> str | None:
     """The transcript, the SUCCESS result and the run's advance; None for a duplicate."""
     job = plan.job
+    transcript_id = await _insert_transcript(connection, plan, outcome)
+    if transcript_id is None:
+        return None  # another delivery of this slot already stored its transcript
+    await _upsert_result(
+        connection,
+        job,
+        status="SUCCESS",
+        transcript_id=transcript_id,
+        error_code=None,
+        error_message=None,
+        attempts=attempts,
+        input_tokens=outcome.input_tokens,
+        output_tokens=outcome.output_tokens,
+        duration_ms=outcome.duration_ms,
+    )
+    await pubsub.publish(
+        connection,
+        job.run_id,
+        "slot",
+        modelId=job.model_id,
+        outcome="SUCCESS",
+        transcriptId=transcript_id,
+    )
+    await state.advance(connection, job.run_id, job_id=job_id)
+    return transcript_id
+
+
+async def _insert_transcript(
+    connection: AsyncConnection, plan: SlotPlan, outcome: SlotOutcome
+) -> str | None:
+    """The slot's transcript, unless a live one exists already (then None)."""
+    job = plan.job
     cost = (
         outcome.input_tokens * plan.cost_input_per_million / 1e6
         + outcome.output_tokens * plan.cost_output_per_million / 1e6
@@ -68,30 +100,7 @@ async def store_success(
             },
         )
     ).scalar_one_or_none()
-    if transcript_id is None:
-        return None  # another delivery of this slot already stored its transcript
-    await _upsert_result(
-        connection,
-        job,
-        status="SUCCESS",
-        transcript_id=transcript_id,
-        error_code=None,
-        error_message=None,
-        attempts=attempts,
-        input_tokens=outcome.input_tokens,
-        output_tokens=outcome.output_tokens,
-        duration_ms=outcome.duration_ms,
-    )
-    await pubsub.publish(
-        connection,
-        job.run_id,
-        "slot",
-        modelId=job.model_id,
-        outcome="SUCCESS",
-        transcriptId=str(transcript_id),
-    )
-    await state.advance(connection, job.run_id, job_id=job_id)
-    return str(transcript_id)
+    return None if transcript_id is None else str(transcript_id)
 
 
 async def store_failure(
