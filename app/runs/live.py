@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -27,7 +26,7 @@ from app.db import Database
 from app.errors import NotFound
 from app.runs import metrics, service
 from app.runs.models import TERMINAL_STATUSES
-from app.runs.progress import Progress, shows_summaries
+from app.runs.progress import Progress, seconds_remaining, shows_summaries
 from app.transcripts import service as transcripts
 
 log = logging.getLogger(__name__)
@@ -326,9 +325,12 @@ async def read_snapshot(
         estimated_total_cost=cost
         if terminal
         else _estimated_total(models, run.total_slots, progress, stats, fallback_costs),
-        estimated_seconds_remaining=0
-        if terminal
-        else _seconds_remaining(run.status, run.started_at, progress),
+        estimated_seconds_remaining=seconds_remaining(
+            run.status,
+            progress.total,
+            progress.completed + progress.failed,
+            _elapsed(run.started_at),
+        ),
         transcript_id=transcript_id,
         at=datetime.now(UTC),
         sequence=sequence,
@@ -363,11 +365,5 @@ def _estimated_total(
     return total
 
 
-def _seconds_remaining(status: str, started_at: datetime | None, progress: Progress) -> int | None:
-    """Remaining slots at the rate slots have finished since the run started (probes only)."""
-    finished = progress.completed + progress.failed
-    if status != "RUNNING" or started_at is None or finished == 0:
-        return None
-    elapsed = (datetime.now(UTC) - started_at).total_seconds()
-    remaining = max(0, progress.total - finished)
-    return math.ceil(remaining * max(elapsed, 0.0) / finished)
+def _elapsed(started_at: datetime | None) -> float | None:
+    return None if started_at is None else (datetime.now(UTC) - started_at).total_seconds()

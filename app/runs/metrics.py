@@ -3,7 +3,6 @@ process: a run's execution metrics and cost estimates."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.queue import state as queue_state
+from app.runs.progress import seconds_remaining
 
 RECENT_COMPLETIONS = 10
 # With no transcript to learn from, a probe is assumed to cost this many tokens.
@@ -61,7 +61,7 @@ async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
         await _rows(
             session,
             """
-            SELECT r.total_slots, r.started_at,
+            SELECT r.status, r.total_slots,
                    extract(epoch FROM now() - r.started_at) AS elapsed,
                    (SELECT count(*) FROM probe_results p WHERE p.run_id = r.id) AS finished,
                    (SELECT coalesce(sum(p.retry_count), 0) FROM probe_results p
@@ -71,10 +71,6 @@ async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
             {"run": run_id},
         )
     )[0]
-    remaining = int(progress.total_slots) - int(progress.finished)
-    eta: int | None = None
-    if progress.elapsed and progress.finished and remaining > 0:
-        eta = math.ceil(remaining * float(progress.elapsed) / int(progress.finished))
     for load in loads.values():
         load.active_model_ids.sort()
         load.recent_completions.sort(key=lambda c: c.completed_at, reverse=True)
@@ -83,7 +79,12 @@ async def run_metrics(session: AsyncSession, run_id: str) -> RunMetrics:
         total_active=sum(p.active_jobs for p in loads.values()),
         total_queued=sum(p.queued_jobs for p in loads.values()),
         total_retries=int(progress.retries) + live_retries,
-        estimated_seconds_remaining=eta if remaining > 0 else 0,
+        estimated_seconds_remaining=seconds_remaining(
+            progress.status,
+            int(progress.total_slots),
+            int(progress.finished),
+            None if progress.elapsed is None else float(progress.elapsed),
+        ),
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from app.runs.models import TERMINAL_STATUSES
 
 
 @dataclass(slots=True)
@@ -39,3 +42,18 @@ def percent_complete(total: int, done: int) -> float:
 def shows_summaries(transcripts: int, status: str) -> bool:
     """Whether a run has summarization progress to show: transcripts, or a summarizing stage."""
     return transcripts > 0 or status in ("SUMMARIZING", "COMPLETED")
+
+
+def seconds_remaining(
+    status: str, total: int, finished: int, elapsed_seconds: float | None
+) -> int | None:
+    """The one ETA rule (executionMetrics and runProgress both use it): the remaining slots at
+    the rate slots have finished since the run started. 0 once the run has ended; None while
+    it is not RUNNING (a PAUSED run is not moving, a PENDING one has not started, summaries
+    are not probes) or before its first slot has finished."""
+    if status in TERMINAL_STATUSES:
+        return 0
+    if status != "RUNNING" or elapsed_seconds is None or finished <= 0:
+        return None
+    remaining = max(0, total - finished)
+    return math.ceil(remaining * max(elapsed_seconds, 0.0) / finished)

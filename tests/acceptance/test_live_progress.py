@@ -4,6 +4,7 @@ worker processes and PostgreSQL's LISTEN/NOTIFY."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -13,8 +14,9 @@ from starlette.testclient import TestClient, WebSocketDenialResponse, WebSocketD
 from app.db import Database, libpq_url
 from app.main import create_app
 from tests import conftest
+from tests.factories import add_slot
 from tests.live import PROGRESS, PROTOCOL, connect, post, receive, start_run
-from tests.workers import add_model, scalar, workers
+from tests.workers import add_model, execute, scalar, workers
 
 DEMO = "demo-definition-honesty"
 CHANGES = "subscription { runsChanged { runId kind status run { id status } } }"
@@ -97,6 +99,45 @@ async def test_each_transition_is_an_event_and_the_terminal_one_ends_the_stream(
             seen.append(event["status"])
         assert seen == ["PAUSED", "PENDING", "CANCELLED"]
         assert connection.next(operation, "runProgress") is None  # completed
+
+
+async def test_execution_metrics_and_run_progress_agree_on_a_paused_run(
+    client: TestClient, admin_key: str, db: Database
+) -> None:
+    run_id, _ = start_run(client, admin_key, definitionId=DEMO, models=["sim-steady"])
+    # A run under way: started a minute ago, one slot finished, so there is a rate to go by.
+    await execute(
+        db,
+        "UPDATE runs SET status = 'RUNNING', started_at = now() - interval '60 seconds' "
+        "WHERE id = :r",
+        r=run_id,
+    )
+    scenario_id = await scalar(
+        db, "SELECT scenario_id FROM run_scenario_selections WHERE run_id = :r LIMIT 1", r=run_id
+    )
+    await add_slot(db, SimpleNamespace(id=run_id), scenario_id, "sim-steady")
+    # Both count from the run's start (read a moment apart, so their seconds may differ).
+    assert (eta_from_metrics(client, admin_key, run_id) or 0) > 0
+    assert (eta_from_progress(client, admin_key, run_id) or 0) > 0
+
+    mutate(client, admin_key, "pauseRun", run_id)
+    assert eta_from_metrics(client, admin_key, run_id) is None
+    assert eta_from_progress(client, admin_key, run_id) is None
+
+
+def eta_from_metrics(client: TestClient, key: str, run_id: str) -> int | None:
+    query = "query($id: ID!) { run(id: $id) { executionMetrics { estimatedSecondsRemaining } } }"
+    run = post(client, key, query, id=run_id)["run"]
+    seconds: int | None = run["executionMetrics"]["estimatedSecondsRemaining"]
+    return seconds
+
+
+def eta_from_progress(client: TestClient, key: str, run_id: str) -> int | None:
+    with connect(client, key) as connection:
+        first = connection.next(connection.subscribe(PROGRESS, {"id": run_id}), "runProgress")
+    assert first is not None
+    seconds: int | None = first["estimatedSecondsRemaining"]
+    return seconds
 
 
 async def test_an_ended_run_yields_its_state_once(client: TestClient, admin_key: str) -> None:
