@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import pubsub
 from app.db import Database
 from app.errors import NotFound
-from app.runs import metrics, service
+from app.runs import service, spend
 from app.runs.models import TERMINAL_STATUSES
 from app.runs.progress import Progress, seconds_remaining, shows_summaries
 from app.transcripts import service as transcripts
@@ -127,10 +127,8 @@ class RunFeed:
     async def _pre_run_costs(self, session: AsyncSession, models: list[str]) -> dict[str, float]:
         """Per-slot cost by model from the pre-run estimate, worked out once per feed."""
         if self._fallback_costs is None:
-            found = await metrics.estimate(session, scenario_count=1, models=models, samples=1)
-            self._fallback_costs = {
-                m.model_id: m.input_cost + m.output_cost for m in found.per_model
-            }
+            found = await spend.estimate(session, scenario_count=1, models=models, samples=1)
+            self._fallback_costs = {m.model_id: m.total_cost for m in found.per_model}
         return self._fallback_costs
 
     async def _follow(self) -> None:
@@ -324,7 +322,7 @@ async def read_snapshot(
         cost_so_far=cost,
         estimated_total_cost=cost
         if terminal
-        else _estimated_total(models, run.total_slots, progress, stats, fallback_costs),
+        else spend.estimated_total(models, run.total_slots, progress, stats, fallback_costs),
         estimated_seconds_remaining=seconds_remaining(
             run.status,
             progress.total,
@@ -335,34 +333,6 @@ async def read_snapshot(
         at=datetime.now(UTC),
         sequence=sequence,
     )
-
-
-def _estimated_total(
-    models: list[str],
-    total_slots: int,
-    progress: Progress,
-    stats: transcripts.RunTranscriptStats,
-    fallback_costs: dict[str, float],
-) -> float | None:
-    """Spend so far, plus each model's remaining slots at the average cost of its transcripts
-    in this run (the pre-run estimate for a model with none yet)."""
-    if not models:
-        return None
-    per_model_slots = total_slots // len(models)
-    total = 0.0
-    for model_id in models:
-        done = progress.by_model.get(model_id)
-        finished = (done.completed + done.failed) if done else 0
-        observed = stats.by_model.get(model_id)
-        if observed and observed.probe_count:
-            total += observed.cost
-            average = observed.cost / observed.probe_count
-        elif model_id in fallback_costs:
-            average = fallback_costs[model_id]
-        else:
-            return None
-        total += max(0, per_model_slots - finished) * average
-    return total
 
 
 def _elapsed(started_at: datetime | None) -> float | None:

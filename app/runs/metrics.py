@@ -1,5 +1,6 @@
 """Numbers about execution read from the database, so they are true across every worker
-process: a run's execution metrics and cost estimates."""
+process: a run's execution metrics (load per provider, recent completions, retries, ETA).
+Stalled models are the queue's to tell (app/queue/state.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ from app.queue import state as queue_state
 from app.runs.progress import seconds_remaining
 
 RECENT_COMPLETIONS = 10
-# With no transcript to learn from, a probe is assumed to cost this many tokens.
-FALLBACK_INPUT_TOKENS = 600.0
-FALLBACK_OUTPUT_TOKENS = 350.0
 
 
 async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> Sequence[Any]:
@@ -161,123 +159,3 @@ async def _add_limits(session: AsyncSession, loads: dict[str, ProviderLoad]) -> 
     for row in limits:
         loads[row.name].max_parallel = int(row.max_parallel_requests)
         loads[row.name].requests_per_minute = int(row.requests_per_minute)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelEstimate:
-    model_id: str
-    display_name: str
-    probes: int
-    avg_input: float
-    avg_output: float
-    cost_input_per_million: float
-    cost_output_per_million: float
-    sample_count: int
-    is_using_fallback: bool
-
-    @property
-    def input_tokens(self) -> float:
-        return self.probes * self.avg_input
-
-    @property
-    def output_tokens(self) -> float:
-        return self.probes * self.avg_output
-
-    @property
-    def input_cost(self) -> float:
-        return self.input_tokens * self.cost_input_per_million / 1e6
-
-    @property
-    def output_cost(self) -> float:
-        return self.output_tokens * self.cost_output_per_million / 1e6
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    scenario_count: int
-    per_model: list[ModelEstimate]
-    fallback_reason: str | None
-
-    @property
-    def total(self) -> float:
-        return sum(m.input_cost + m.output_cost for m in self.per_model)
-
-    @property
-    def based_on_sample_count(self) -> int:
-        return sum(m.sample_count for m in self.per_model)
-
-
-async def estimate(
-    session: AsyncSession, *, scenario_count: int, models: Sequence[str], samples: int
-) -> Estimate:
-    """Cost of `scenario_count × samples` probes per model, from each model's observed token
-    averages; a model never run yet borrows the average of all models, or fixed figures."""
-    rows = await _usage_by_model(session, models)
-    overall = await _usage_overall(session)
-    fallback_input = float(overall.avg_input or FALLBACK_INPUT_TOKENS)
-    fallback_output = float(overall.avg_output or FALLBACK_OUTPUT_TOKENS)
-    per_model: list[ModelEstimate] = []
-    reasons: set[str] = set()
-    for row in rows:
-        observed = bool(row.n)
-        if not observed:
-            reasons.add(
-                "No transcripts yet for some models: using the average of all models"
-                if overall.n
-                else "No transcripts yet: using default token counts"
-            )
-        per_model.append(
-            ModelEstimate(
-                model_id=row.model_id,
-                display_name=row.display_name,
-                probes=scenario_count * samples,
-                avg_input=float(row.avg_input) if observed else fallback_input,
-                avg_output=float(row.avg_output) if observed else fallback_output,
-                cost_input_per_million=float(row.cost_input_per_million),
-                cost_output_per_million=float(row.cost_output_per_million),
-                sample_count=int(row.n or 0),
-                is_using_fallback=not observed,
-            )
-        )
-    return Estimate(
-        scenario_count=scenario_count,
-        per_model=per_model,
-        fallback_reason="; ".join(sorted(reasons)) or None,
-    )
-
-
-async def _usage_by_model(session: AsyncSession, models: Sequence[str]) -> Sequence[Any]:
-    """Per model, in the order asked: its prices and its recent transcripts' token averages."""
-    return await _rows(
-        session,
-        """
-        SELECT m.model_id, m.display_name, m.cost_input_per_million, m.cost_output_per_million,
-               s.n, s.avg_input, s.avg_output
-        FROM unnest(CAST(:models AS text[])) WITH ORDINALITY AS wanted(model_id, position)
-        JOIN LATERAL (SELECT * FROM llm_models m WHERE m.model_id = wanted.model_id
-                      ORDER BY m.status = 'ACTIVE' DESC LIMIT 1) m ON true
-        LEFT JOIN LATERAL (
-            SELECT count(*) AS n, avg(t.input_tokens) AS avg_input,
-                   avg(t.output_tokens) AS avg_output
-            FROM (SELECT input_tokens, output_tokens FROM transcripts
-                  WHERE model_id = m.model_id AND deleted_at IS NULL
-                  ORDER BY created_at DESC LIMIT 500) t) s ON true
-        ORDER BY wanted.position
-        """,
-        {"models": list(models)},
-    )
-
-
-async def _usage_overall(session: AsyncSession) -> Any:
-    """Token averages over every model's recent transcripts (for a model never run yet)."""
-    return (
-        await _rows(
-            session,
-            """
-            SELECT count(*) AS n, avg(input_tokens) AS avg_input, avg(output_tokens) AS avg_output
-            FROM (SELECT input_tokens, output_tokens FROM transcripts WHERE deleted_at IS NULL
-                  ORDER BY created_at DESC LIMIT 2000) t
-            """,
-            {},
-        )
-    )[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from app.db import Database
+from app.llm.costs import Prices
 from app.runs.execution import outcome
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 from tests.factories import make_definition, make_run
@@ -15,7 +16,7 @@ SLOTS = 20
 
 def plan(run_id: str, scenario_id: str, sample: int, model: str = "sim-steady") -> SlotPlan:
     job = SlotJob(run_id, scenario_id, model, sample, temperature=None, max_turns=1)
-    return SlotPlan(job, "p", "simulated", {}, 1.0, 2.0, ["q"], None)
+    return SlotPlan(job, "p", "simulated", {}, Prices(1.0, 2.0), ["q"], None)
 
 
 OUTCOME = SlotOutcome(

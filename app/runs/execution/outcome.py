@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import pubsub
 from app.db import new_id
+from app.llm import costs
 from app.runs import state
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
@@ -62,10 +63,7 @@ async def _insert_transcript(
 ) -> str | None:
     """The slot's transcript, unless a live one exists already (then None)."""
     job = plan.job
-    cost = (
-        outcome.input_tokens * plan.cost_input_per_million / 1e6
-        + outcome.output_tokens * plan.cost_output_per_million / 1e6
-    )
+    cost = costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
     transcript_id = (
         await _execute(
             connection,

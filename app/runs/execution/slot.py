@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.llm import costs
+
 
 @dataclass(frozen=True, slots=True)
 class SlotJob:
@@ -46,8 +48,7 @@ class SlotPlan:
     provider_id: str
     provider_name: str
     api_config: dict[str, Any]
-    cost_input_per_million: float
-    cost_output_per_million: float
+    prices: costs.Prices
     prompts: list[str]  # turn 1 (preamble + prompt), then the follow-ups
     dimension_values: dict[str, Any] | None
 
@@ -90,8 +91,7 @@ async def plan_slot(
         provider_id=row.provider_id,
         provider_name=row.provider_name,
         api_config=dict(row.api_config or {}),
-        cost_input_per_million=float(row.cost_input_per_million),
-        cost_output_per_million=float(row.cost_output_per_million),
+        prices=costs.Prices(float(row.cost_input_per_million), float(row.cost_output_per_million)),
         prompts=conversation_prompts(content, job.max_turns),
         dimension_values=content.get("dimension_values"),
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from app.runs import metrics
+from app.runs import spend
 
 if TYPE_CHECKING:
     pass
@@ -38,7 +38,7 @@ class CostEstimate:
     per_model: list[ModelCostEstimate]
 
     @classmethod
-    def from_estimate(cls, found: metrics.Estimate) -> CostEstimate:
+    def from_estimate(cls, found: spend.Estimate) -> CostEstimate:
         return cls(
             total=found.total,
             scenario_count=found.scenario_count,
@@ -54,7 +54,7 @@ class CostEstimate:
                     output_tokens=m.output_tokens,
                     input_cost=m.input_cost,
                     output_cost=m.output_cost,
-                    total_cost=m.input_cost + m.output_cost,
+                    total_cost=m.total_cost,
                     avg_input_per_probe=m.avg_input,
                     avg_output_per_probe=m.avg_output,
                     sample_count=m.sample_count,

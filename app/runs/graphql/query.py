@@ -11,8 +11,8 @@ from app import access
 from app.definitions import service as definitions
 from app.graphql.args import IdArgID, paged_field
 from app.graphql.context import Info
-from app.runs import metrics, service
 from app.runs import models as tables
+from app.runs import service, spend
 from app.runs.lifecycle import start
 from app.runs.sampling import sample_size
 
@@ -164,7 +164,7 @@ class RunQuery:
         async with info.context.reader.use() as session:
             await definitions.require_definition(session, str(definition_id))
             live = await definitions.count_scenarios(session, str(definition_id))
-            found = await metrics.estimate(
+            found = await spend.estimate(
                 session,
                 scenario_count=sample_size(live, percentage) if live else 0,
                 models=models,

@@ -24,7 +24,7 @@ from app.llm import service as llm
 from app.llm.graphql import LlmModel
 from app.paging import PageSize
 from app.queue import state as queue_state
-from app.runs import metrics, service
+from app.runs import metrics, service, spend
 from app.runs import models as tables
 from app.runs.progress import Progress, shows_summaries
 from app.transcripts import service as transcripts
@@ -266,7 +266,7 @@ class Run:
             return None
         scenario_count = self.row.total_slots // (len(models) * samples)
         async with info.context.reader.use() as session:
-            found = await metrics.estimate(
+            found = await spend.estimate(
                 session, scenario_count=scenario_count, models=models, samples=samples
             )
         return CostEstimate.from_estimate(found)
