@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import libpq_url
 
@@ -42,11 +42,11 @@ HEALTH_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 5.0
 
 
-async def publish(connection: AsyncConnection, run_id: str, event: str, **fields: Any) -> None:
+async def publish(session: AsyncSession, run_id: str, event: str, **fields: Any) -> None:
     """A run event, delivered to listeners when this transaction commits. Ids and counts only
     (NOTIFY's payload limit is 8000 bytes)."""
     payload = json.dumps({"runId": run_id, "event": event, **fields}, separators=(",", ":"))
-    await connection.execute(
+    await (await session.connection()).execute(
         sa.text("SELECT pg_notify(:channel, :payload)"),
         {"channel": RUN_EVENTS, "payload": payload},
     )

@@ -336,10 +336,10 @@ async def queued_slots(db: Database, run_id: str) -> list[slot.SlotJob]:
 
 async def commit_probe(db: Database, job: slot.SlotJob) -> tuple[str, float]:
     """One probe's success as a worker commits it; (transcript id, moment COMMIT returned)."""
-    async with db.engine.begin() as conn:
-        plan = await slot.plan_slot(conn, job, "simulated")
+    async with db.transaction() as session:
+        plan = await slot.plan_slot(session, job, "simulated")
         assert plan is not None
-        transcript_id = await outcome.store_success(conn, plan, OUTCOME, job_id=None, attempts=1)
+        transcript_id = await outcome.store_success(session, plan, OUTCOME, job_id=None, attempts=1)
     at = time.monotonic()
     assert transcript_id is not None
     return transcript_id, at

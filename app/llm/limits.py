@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Database
 
@@ -86,29 +86,16 @@ class Lease:
 
 
 async def try_take(
-    db: Database,
+    session: AsyncSession,
     provider_id: str,
     ttl_seconds: float,
     *,
     run_id: str | None = None,
     model_id: str | None = None,
 ) -> Lease | float:
-    """A lease, or how long to wait before trying again."""
-    async with db.transaction() as session:
-        return await try_take_on(
-            await session.connection(), provider_id, ttl_seconds, run_id=run_id, model_id=model_id
-        )
-
-
-async def try_take_on(
-    connection: AsyncConnection,
-    provider_id: str,
-    ttl_seconds: float,
-    *,
-    run_id: str | None = None,
-    model_id: str | None = None,
-) -> Lease | float:
-    """`try_take` inside the caller's transaction: the lease exists only if it commits."""
+    """A lease, or how long to wait before trying again. In the caller's transaction: the
+    lease exists only if it commits."""
+    connection = await session.connection()
     await connection.execute(_LOCK, {"p": provider_id})
     row = (
         await connection.execute(
@@ -122,15 +109,15 @@ async def try_take_on(
     return random.uniform(*_POLL_SECONDS)
 
 
-async def finish(connection: AsyncConnection, lease: Lease) -> None:
+async def finish(session: AsyncSession, lease: Lease) -> None:
     """Inside the transaction that stores the call's outcome."""
-    await connection.execute(_FINISH, {"id": lease.id})
+    await (await session.connection()).execute(_FINISH, {"id": lease.id})
 
 
 async def release(db: Database, lease: Lease) -> None:
     """On its own, when no outcome is stored (retry, abort, crash in between)."""
     async with db.transaction() as session:
-        await finish(await session.connection(), lease)
+        await finish(session, lease)
 
 
 async def prune(db: Database) -> int:

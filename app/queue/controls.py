@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Database
 
@@ -27,17 +28,16 @@ async def is_paused(db: Database) -> bool:
     return bool(paused)
 
 
-async def set_paused(db: Database, paused: bool) -> None:
-    async with db.transaction() as session:
-        await (await session.connection()).execute(
-            sa.text(
-                """
-                INSERT INTO queue_controls (name, paused) VALUES (:name, :paused)
-                ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
-                """
-            ),
-            {"name": DISPATCH, "paused": paused},
-        )
+async def set_paused(session: AsyncSession, paused: bool) -> None:
+    await (await session.connection()).execute(
+        sa.text(
+            """
+            INSERT INTO queue_controls (name, paused) VALUES (:name, :paused)
+            ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
+            """
+        ),
+        {"name": DISPATCH, "paused": paused},
+    )
 
 
 async def _paused_recently(db: Database) -> bool:

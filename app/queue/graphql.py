@@ -68,10 +68,12 @@ class QueueQuery:
 class QueueMutation:
     @strawberry.mutation
     async def pause_queue(self, info: Info) -> QueueStatus:
-        await controls.set_paused(info.context.db, True)
+        async with info.context.db.transaction() as session:
+            await controls.set_paused(session, True)
         return await _queue_status(info)
 
     @strawberry.mutation
     async def resume_queue(self, info: Info) -> QueueStatus:
-        await controls.set_paused(info.context.db, False)
+        async with info.context.db.transaction() as session:
+            await controls.set_paused(session, False)
         return await _queue_status(info)

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 PROBE_TASK = "probe_scenario"
@@ -89,17 +88,9 @@ async def defer_slots(
 
 async def defer_summaries(session: AsyncSession, *, run_id: str, transcript_ids: list[str]) -> int:
     """Queue one summarize job per transcript (skipping any already queued)."""
-    connection = await session.connection()
-    return await defer_summaries_on(connection, run_id=run_id, transcript_ids=transcript_ids)
-
-
-async def defer_summaries_on(
-    connection: AsyncConnection, *, run_id: str, transcript_ids: list[str]
-) -> int:
-    """`defer_summaries` on a bare connection (inside a worker's transaction)."""
-    result = await connection.execute(
-        sa.text(
-            """
+    return await _execute(
+        session,
+        """
         INSERT INTO procrastinate_jobs (queue_name, task_name, args)
         SELECT CAST(:queue AS text), CAST(:task AS text),
                jsonb_build_object('runId', CAST(:run_id AS text), 'transcriptId', t)
@@ -108,11 +99,9 @@ async def defer_summaries_on(
             SELECT 1 FROM procrastinate_jobs j
             WHERE (j.args->>'runId') = CAST(:run_id AS text) AND j.task_name = CAST(:task AS text)
               AND j.status IN ('todo', 'doing') AND j.args->>'transcriptId' = t)
-        """
-        ),
+        """,
         {"queue": SUMMARIZE_QUEUE, "task": SUMMARIZE_TASK, "run_id": run_id, "ids": transcript_ids},
     )
-    return int(result.rowcount or 0)
 
 
 async def cancel_queued(session: AsyncSession, run_id: str, task: str | None = None) -> int:

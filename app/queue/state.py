@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.queue.jobs import PROBE_TASK
@@ -83,13 +82,11 @@ async def live_probe_jobs(session: AsyncSession, run_id: str) -> Sequence[Any]:
     )
 
 
-async def has_open_probe_job(
-    connection: AsyncConnection, run_id: str, *, other_than: int | None
-) -> bool:
+async def has_open_probe_job(session: AsyncSession, run_id: str, *, other_than: int | None) -> bool:
     """Whether a live probe job of the run (other than the caller's) has a slot with no result.
     Stops at the first one, so it is cheap while a run has open slots."""
     found = (
-        await connection.execute(
+        await (await session.connection()).execute(
             sa.text(
                 """
             SELECT 1 FROM procrastinate_jobs j

@@ -11,29 +11,27 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
 from app.queue import jobs as queue
 from app.queue import state as queue_state
 
 
-async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
-    return await connection.execute(sa.text(sql), params)
+async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> Any:
+    return await (await session.connection()).execute(sa.text(sql), params)
 
 
-async def lock_run(connection: AsyncConnection, run_id: str) -> None:
+async def lock_run(session: AsyncSession, run_id: str) -> None:
     """Serialise the advance checks of one run (held to the end of the transaction)."""
     await _execute(
-        connection,
+        session,
         "SELECT pg_advisory_xact_lock(hashtext('vr-run-advance'), hashtext(CAST(:run AS text)))",
         {"run": run_id},
     )
 
 
-async def advance(
-    connection: AsyncConnection, run_id: str, *, job_id: int | None = None
-) -> str | None:
+async def advance(session: AsyncSession, run_id: str, *, job_id: int | None = None) -> str | None:
     """Move a RUNNING run on when every slot is terminal: to SUMMARIZING (queueing one summary
     per transcript in this transaction) or to FAILED when no slot succeeded. Returns the new
     status, or None when the run stays as it is.
@@ -41,12 +39,12 @@ async def advance(
     Cheap while slots are open: it stops at the first live probe job (other than the caller's)
     whose slot has no result, and only counts results when there is none.
     """
-    await lock_run(connection, run_id)
-    if await queue_state.has_open_probe_job(connection, run_id, other_than=job_id):
+    await lock_run(session, run_id)
+    if await queue_state.has_open_probe_job(session, run_id, other_than=job_id):
         return None
     row = (
         await _execute(
-            connection,
+            session,
             """
             SELECT r.total_slots, r.status,
                    (SELECT count(*) FROM probe_results p WHERE p.run_id = r.id) AS finished,
@@ -62,7 +60,7 @@ async def advance(
     target = "SUMMARIZING" if row.succeeded > 0 else "FAILED"
     moved = (
         await _execute(
-            connection,
+            session,
             """
             UPDATE runs SET status = CAST(:target AS text), updated_at = now(),
                    completed_at = CASE WHEN CAST(:target AS text) = 'FAILED' THEN now()
@@ -76,16 +74,16 @@ async def advance(
     if moved is None:
         return None
     if target == "SUMMARIZING":
-        await queue_summaries(connection, run_id)
-    await pubsub.publish(connection, run_id, "status", status=target)
+        await queue_summaries(session, run_id)
+    await pubsub.publish(session, run_id, "status", status=target)
     return target
 
 
-async def queue_summaries(connection: AsyncConnection, run_id: str) -> int:
+async def queue_summaries(session: AsyncSession, run_id: str) -> int:
     ids = (
         (
             await _execute(
-                connection,
+                session,
                 """
                 SELECT id FROM transcripts
                 WHERE run_id = :run AND deleted_at IS NULL AND summary_status = 'PENDING'
@@ -96,15 +94,15 @@ async def queue_summaries(connection: AsyncConnection, run_id: str) -> int:
         .scalars()
         .all()
     )
-    return await queue.defer_summaries_on(connection, run_id=run_id, transcript_ids=list(ids))
+    return await queue.defer_summaries(session, run_id=run_id, transcript_ids=list(ids))
 
 
-async def finish_summaries(connection: AsyncConnection, run_id: str) -> bool:
+async def finish_summaries(session: AsyncSession, run_id: str) -> bool:
     """SUMMARIZING → COMPLETED once no live transcript of the run waits for its summary."""
-    await lock_run(connection, run_id)
+    await lock_run(session, run_id)
     moved = (
         await _execute(
-            connection,
+            session,
             """
             UPDATE runs SET status = 'COMPLETED', completed_at = now(), updated_at = now()
             WHERE id = :run AND status = 'SUMMARIZING'
@@ -117,5 +115,5 @@ async def finish_summaries(connection: AsyncConnection, run_id: str) -> bool:
         )
     ).one_or_none()
     if moved is not None:
-        await pubsub.publish(connection, run_id, "status", status="COMPLETED")
+        await pubsub.publish(session, run_id, "status", status="COMPLETED")
     return moved is not None

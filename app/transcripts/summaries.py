@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Database
 from app.transcripts.decision import Decision, parse_transcript
@@ -62,7 +62,7 @@ def one_line(text: str) -> str:
 
 
 async def store_decision(
-    connection: AsyncConnection,
+    session: AsyncSession,
     summary: PendingSummary,
     *,
     decision_text: str | None,
@@ -71,7 +71,7 @@ async def store_decision(
 ) -> None:
     """The decision (the parser's code is kept even when the text could not be written), in
     the caller's transaction."""
-    await connection.execute(
+    await (await session.connection()).execute(
         sa.text(
             """
             UPDATE transcripts SET decision_code = :code, decision_text = :text,

@@ -35,13 +35,13 @@ async def finish_all_at_once(url: str, plans: list[SlotPlan], succeed: bool) -> 
 
     async def finish(slot: SlotPlan) -> None:
         async with db.transaction() as session:
-            connection = await session.connection()
+            await session.connection()  # the transaction begins here, not at the first write
             await gate.wait()  # every transaction open before any commits
             if succeed:
-                await outcome.store_success(connection, slot, OUTCOME, job_id=None, attempts=0)
+                await outcome.store_success(session, slot, OUTCOME, job_id=None, attempts=0)
             else:
                 await outcome.store_failure(
-                    connection,
+                    session,
                     slot.job,
                     error_code="AUTH",
                     error_message="no",

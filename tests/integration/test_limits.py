@@ -9,6 +9,12 @@ from app.llm import limits
 from app.seed import load_demo
 
 
+async def take(db: Database, provider_id: str, ttl_seconds: float) -> limits.Lease | float:
+    """A lease in its own transaction, as a probe takes one."""
+    async with db.transaction() as session:
+        return await limits.try_take(session, provider_id, ttl_seconds)
+
+
 async def provider(db: Database, parallel: int, rpm: int) -> str:
     async with db.transaction() as session:
         await load_demo(session)
@@ -28,33 +34,33 @@ async def provider(db: Database, parallel: int, rpm: int) -> str:
 
 async def test_parallel_limit_counts_open_leases_only(db: Database) -> None:
     openai = await provider(db, parallel=2, rpm=1000)
-    first = await limits.try_take(db, openai, 60)
-    second = await limits.try_take(db, openai, 60)
+    first = await take(db, openai, 60)
+    second = await take(db, openai, 60)
     assert isinstance(first, limits.Lease) and isinstance(second, limits.Lease)
-    third = await limits.try_take(db, openai, 60)
+    third = await take(db, openai, 60)
     assert isinstance(third, float) and third < 1  # at the limit: poll again shortly
     await limits.release(db, first)
-    assert isinstance(await limits.try_take(db, openai, 60), limits.Lease)
+    assert isinstance(await take(db, openai, 60), limits.Lease)
 
 
 async def test_an_expired_lease_of_a_dead_worker_stops_counting(db: Database) -> None:
     openai = await provider(db, parallel=1, rpm=1000)
-    assert isinstance(await limits.try_take(db, openai, 0.01), limits.Lease)
+    assert isinstance(await take(db, openai, 0.01), limits.Lease)
     async with db.transaction() as session:
         await (await session.connection()).execute(sa.text("SELECT pg_sleep(0.05)"))
-    assert isinstance(await limits.try_take(db, openai, 60), limits.Lease)
+    assert isinstance(await take(db, openai, 60), limits.Lease)
 
 
 async def test_requests_per_minute_bounds_starts_and_says_how_long_to_wait(db: Database) -> None:
     openai = await provider(db, parallel=100, rpm=3)
     for _ in range(3):
-        lease = await limits.try_take(db, openai, 60)
+        lease = await take(db, openai, 60)
         assert isinstance(lease, limits.Lease)
         await limits.release(db, lease)  # finished calls still count towards the minute
-    wait = await limits.try_take(db, openai, 60)
+    wait = await take(db, openai, 60)
     assert isinstance(wait, float) and 55 < wait <= 61
     async with db.transaction() as session:
         await (await session.connection()).execute(
             sa.text("UPDATE llm_providers SET requests_per_minute = 4 WHERE id = :p"), {"p": openai}
         )
-    assert isinstance(await limits.try_take(db, openai, 60), limits.Lease)  # applies at once
+    assert isinstance(await take(db, openai, 60), limits.Lease)  # applies at once

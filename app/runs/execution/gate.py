@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
 from app.runs.execution.slot import SlotJob
@@ -13,11 +13,11 @@ from app.runs.execution.slot import SlotJob
 GATE_STATUSES = ("PENDING", "RUNNING")
 
 
-async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
-    return await connection.execute(sa.text(sql), params)
+async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> Any:
+    return await (await session.connection()).execute(sa.text(sql), params)
 
 
-async def open_gate(connection: AsyncConnection, job: SlotJob) -> bool:
+async def open_gate(session: AsyncSession, job: SlotJob) -> bool:
     """The gate every probe passes right before calling the provider.
 
     It reads the run `FOR SHARE`, so a pause or cancel committing at this moment is either
@@ -29,7 +29,7 @@ async def open_gate(connection: AsyncConnection, job: SlotJob) -> bool:
     # share → exclusive upgrade that deadlocks two concurrent first probes.
     started = (
         await _execute(
-            connection,
+            session,
             """
             UPDATE runs SET status = 'RUNNING', started_at = now(), updated_at = now()
             WHERE id = :run AND status = 'PENDING' AND deleted_at IS NULL
@@ -40,7 +40,7 @@ async def open_gate(connection: AsyncConnection, job: SlotJob) -> bool:
     ).one_or_none()
     row = (
         await _execute(
-            connection,
+            session,
             """
             SELECT r.status, r.deleted_at IS NULL AS live,
                    EXISTS (SELECT 1 FROM probe_results p
@@ -59,5 +59,5 @@ async def open_gate(connection: AsyncConnection, job: SlotJob) -> bool:
     if row is None or not row.live or row.status not in GATE_STATUSES or row.done:
         return False
     if started is not None:
-        await pubsub.publish(connection, job.run_id, "status", status="RUNNING")
+        await pubsub.publish(session, job.run_id, "status", status="RUNNING")
     return True

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
 from app.db import new_id
@@ -17,12 +17,12 @@ from app.runs import state
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 
-async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
-    return await connection.execute(sa.text(sql), params)
+async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> Any:
+    return await (await session.connection()).execute(sa.text(sql), params)
 
 
 async def store_success(
-    connection: AsyncConnection,
+    session: AsyncSession,
     plan: SlotPlan,
     outcome: SlotOutcome,
     *,
@@ -31,11 +31,11 @@ async def store_success(
 ) -> str | None:
     """The transcript, the SUCCESS result and the run's advance; None for a duplicate."""
     job = plan.job
-    transcript_id = await _insert_transcript(connection, plan, outcome)
+    transcript_id = await _insert_transcript(session, plan, outcome)
     if transcript_id is None:
         return None  # another delivery of this slot already stored its transcript
     await _upsert_result(
-        connection,
+        session,
         job,
         status="SUCCESS",
         transcript_id=transcript_id,
@@ -47,26 +47,26 @@ async def store_success(
         duration_ms=outcome.duration_ms,
     )
     await pubsub.publish(
-        connection,
+        session,
         job.run_id,
         "slot",
         modelId=job.model_id,
         outcome="SUCCESS",
         transcriptId=transcript_id,
     )
-    await state.advance(connection, job.run_id, job_id=job_id)
+    await state.advance(session, job.run_id, job_id=job_id)
     return transcript_id
 
 
 async def _insert_transcript(
-    connection: AsyncConnection, plan: SlotPlan, outcome: SlotOutcome
+    session: AsyncSession, plan: SlotPlan, outcome: SlotOutcome
 ) -> str | None:
     """The slot's transcript, unless a live one exists already (then None)."""
     job = plan.job
     cost = costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
     transcript_id = (
         await _execute(
-            connection,
+            session,
             """
             INSERT INTO transcripts (
                 id, run_id, scenario_id, model_id, model_version, sample_index,
@@ -102,7 +102,7 @@ async def _insert_transcript(
 
 
 async def store_failure(
-    connection: AsyncConnection,
+    session: AsyncSession,
     job: SlotJob,
     *,
     error_code: str,
@@ -113,7 +113,7 @@ async def store_failure(
 ) -> None:
     """The slot's FAILED result (unless it already succeeded) and the run's advance."""
     await _upsert_result(
-        connection,
+        session,
         job,
         status="FAILED",
         transcript_id=None,
@@ -124,12 +124,12 @@ async def store_failure(
         output_tokens=None,
         duration_ms=duration_ms,
     )
-    await pubsub.publish(connection, job.run_id, "slot", modelId=job.model_id, outcome="FAILED")
-    await state.advance(connection, job.run_id, job_id=job_id)
+    await pubsub.publish(session, job.run_id, "slot", modelId=job.model_id, outcome="FAILED")
+    await state.advance(session, job.run_id, job_id=job_id)
 
 
 async def _upsert_result(
-    connection: AsyncConnection,
+    session: AsyncSession,
     job: SlotJob,
     *,
     status: str,
@@ -142,7 +142,7 @@ async def _upsert_result(
     duration_ms: int | None,
 ) -> None:
     await _execute(
-        connection,
+        session,
         """
         INSERT INTO probe_results (
             id, run_id, scenario_id, model_id, sample_index, status, transcript_id,

@@ -40,8 +40,7 @@ async def _start(
     ProviderError: the target itself is refused, and the slot fails without a call)."""
     try:
         async with db.transaction() as session:
-            connection = await session.connection()
-            plan = await slot.plan_slot(connection, job, provider_name)
+            plan = await slot.plan_slot(session, job, provider_name)
             if plan is None:
                 return NoCall.MISSING
             try:
@@ -54,9 +53,9 @@ async def _start(
             except ProviderError as refused:
                 # No call, so no lease; the gate still decides whether the slot is ours to fail
                 # (a paused or cancelled run, or a slot that already has its result).
-                return refused if await gate.open_gate(connection, job) else NoCall.SKIPPED
-            taken = await limits.try_take_on(
-                connection,
+                return refused if await gate.open_gate(session, job) else NoCall.SKIPPED
+            taken = await limits.try_take(
+                session,
                 plan.provider_id,
                 ttl_seconds=target.timeout_seconds * 2 + 30,
                 run_id=job.run_id,
@@ -64,7 +63,7 @@ async def _start(
             )
             if not isinstance(taken, limits.Lease):
                 return taken
-            if not await gate.open_gate(connection, job):
+            if not await gate.open_gate(session, job):
                 raise _GateClosed
             return plan, target, taken
     except _GateClosed:
@@ -105,9 +104,8 @@ async def run_probe(
             duration_ms = int((time.monotonic() - began) * 1000)
             RetryLater.unless_last(error, attempts, settings)
             async with db.transaction() as session:
-                connection = await session.connection()
                 await outcome.store_failure(
-                    connection,
+                    session,
                     job,
                     error_code=error.kind.value,
                     error_message=error.message,
@@ -115,15 +113,14 @@ async def run_probe(
                     attempts=attempts,
                     duration_ms=duration_ms,
                 )
-                await limits.finish(connection, lease)
+                await limits.finish(session, lease)
             stored = True
             return "failed"
         async with db.transaction() as session:
-            connection = await session.connection()
             transcript = await outcome.store_success(
-                connection, plan, reply, job_id=job_id, attempts=attempts
+                session, plan, reply, job_id=job_id, attempts=attempts
             )
-            await limits.finish(connection, lease)
+            await limits.finish(session, lease)
         stored = True
         return "stored" if transcript else "duplicate"
     finally:
@@ -168,7 +165,7 @@ async def _fail(
 ) -> None:
     async with db.transaction() as session:
         await outcome.store_failure(
-            await session.connection(),
+            session,
             job,
             error_code=code,
             error_message=message,

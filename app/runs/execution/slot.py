@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.llm import costs
 
@@ -62,17 +62,15 @@ class SlotOutcome:
     model_version: str | None
 
 
-async def _execute(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> Any:
-    return await connection.execute(sa.text(sql), params)
+async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> Any:
+    return await (await session.connection()).execute(sa.text(sql), params)
 
 
-async def plan_slot(
-    connection: AsyncConnection, job: SlotJob, provider_name: str
-) -> SlotPlan | None:
+async def plan_slot(session: AsyncSession, job: SlotJob, provider_name: str) -> SlotPlan | None:
     """Read the model, its provider and the scenario (None when any has gone)."""
     row = (
         await _execute(
-            connection,
+            session,
             """
             SELECT p.id AS provider_id, p.name AS provider_name, m.api_config,
                    m.cost_input_per_million, m.cost_output_per_million, s.content

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
 from app.config import Settings
@@ -35,7 +35,7 @@ async def summarize(db: Database, settings: Settings, transcript_id: str, *, att
         failed = True  # no summarizer model configured: the code stands, the text is missing
     async with db.transaction() as session:
         await store(
-            await session.connection(),
+            session,
             summary,
             decision_text=text,
             duration_ms=int((time.monotonic() - started) * 1000),
@@ -66,7 +66,7 @@ async def _decision_text(
 
 
 async def store(
-    connection: AsyncConnection,
+    session: AsyncSession,
     summary: summaries.PendingSummary,
     *,
     decision_text: str | None,
@@ -75,7 +75,7 @@ async def store(
 ) -> None:
     """The decision, its event and the run's advance, in the caller's transaction."""
     await summaries.store_decision(
-        connection, summary, decision_text=decision_text, duration_ms=duration_ms, failed=failed
+        session, summary, decision_text=decision_text, duration_ms=duration_ms, failed=failed
     )
-    await pubsub.publish(connection, summary.run_id, "summary", transcriptId=summary.transcript_id)
-    await state.finish_summaries(connection, summary.run_id)
+    await pubsub.publish(session, summary.run_id, "summary", transcriptId=summary.transcript_id)
+    await state.finish_summaries(session, summary.run_id)

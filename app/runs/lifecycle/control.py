@@ -51,7 +51,7 @@ async def _transition(
         current = await _require_live(session, run_id)
         raise RunStateError(f"Cannot {verb} run in {current.status} state")
     run = await _fresh(session, run_id)
-    await pubsub.publish(connection, run_id, "status", status=run.status)
+    await pubsub.publish(session, run_id, "status", status=run.status)
     return run
 
 
@@ -73,7 +73,7 @@ async def resume_run(session: AsyncSession, run_id: str) -> Run:
     run = await _transition(session, run_id, "resume", ("PAUSED",), status=resumed)
     # Every slot finished while paused: nothing will run to advance it, so advance now.
     requeued = await requeue_open_slots(session, run)
-    if requeued == 0 and await state.advance(await session.connection(), run.id):
+    if requeued == 0 and await state.advance(session, run.id):
         await session.refresh(run)
     return run
 
@@ -125,7 +125,7 @@ async def delete_run(session: AsyncSession, run_id: str) -> bool:
         .where(col(Run.id) == run_id)
         .values(deleted_at=sa.func.now(), updated_at=sa.func.now())
     )
-    await pubsub.publish(connection, run_id, "deleted")
+    await pubsub.publish(session, run_id, "deleted")
     return True
 
 

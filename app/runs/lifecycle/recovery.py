@@ -45,16 +45,15 @@ async def recover_run(db: Database, run_id: str) -> RunRecovery:
         ).first()
         if run is None:
             raise NotFound(f"Run not found: {run_id}")
-        connection = await session.connection()
         if run.status in ("PENDING", "RUNNING"):
             requeued = await control.requeue_open_slots(session, run)
             if requeued:
                 return RunRecovery(run_id, "REQUEUED", requeued)
-            moved = await state.advance(connection, run_id)
+            moved = await state.advance(session, run_id)
             return RunRecovery(run_id, "ADVANCED" if moved else "NONE", 0)
         if run.status == "SUMMARIZING":
-            queued = await state.queue_summaries(connection, run_id)
-            finished = await state.finish_summaries(connection, run_id)
+            queued = await state.queue_summaries(session, run_id)
+            finished = await state.finish_summaries(session, run_id)
             action = "ADVANCED" if finished else "SUMMARIES_QUEUED" if queued else "NONE"
             return RunRecovery(run_id, action, queued)
         return RunRecovery(run_id, "NONE", 0)

@@ -204,7 +204,7 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         only_open=False,
     )
     await session.refresh(run)
-    await pubsub.publish(await session.connection(), run.id, "created", status=run.status)
+    await pubsub.publish(session, run.id, "created", status=run.status)
     return StartedRun(run=run, job_count=job_count, scenario_ids=scenario_ids)
 
 
