@@ -48,6 +48,7 @@ class Runtime:
     admin_key: str | None
     embedded: EmbeddedPostgres | None
     live: LiveRuns
+    access: access.AccessTracker
     workers: Supervisor | None = None
 
 
@@ -90,6 +91,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response,
             shared_session=not isinstance(request, WebSocket),
             live=runtime.live,
+            access=runtime.access,
         )
         context.viewer = await _viewer(context, request.headers.get("authorization"))
         return context
@@ -143,7 +145,14 @@ async def prepare(settings: Settings, database_url: str | None = None) -> Runtim
     if settings.local_admin_key:
         admin_key = await seed.ensure_local_admin_key(db, settings.admin_key_file)
     live = LiveRuns.for_database(db, url)
-    return Runtime(database_url=url, db=db, admin_key=admin_key, embedded=embedded, live=live)
+    return Runtime(
+        database_url=url,
+        db=db,
+        admin_key=admin_key,
+        embedded=embedded,
+        live=live,
+        access=access.AccessTracker(db),
+    )
 
 
 async def start_workers(database_url: str, settings: Settings) -> Supervisor:
@@ -167,7 +176,7 @@ async def shutdown(runtime: Runtime) -> None:
     if runtime.workers is not None:
         await stop_workers(runtime.workers)
     await runtime.live.close()
-    await access.wait_for_background_touches()
+    await runtime.access.drain()
     await runtime.db.dispose()
     if runtime.embedded is not None:
         await asyncio.to_thread(runtime.embedded.stop)

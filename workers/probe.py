@@ -41,6 +41,7 @@ async def probe_scenario(
         provider_name=context.job.queue.removeprefix("probe_"),
         job_id=context.job.id,
         attempts=context.job.attempts,
+        dispatch=runtime.dispatch,
     )
 
 

@@ -17,6 +17,7 @@ from app.config import Settings
 from app.db import Database, describe, is_transient
 from app.llm.providers import http
 from app.queue import jobs as queue
+from app.queue.controls import DispatchSwitch
 from workers.app import build_app
 from workers.maintenance import MAINTENANCE_QUEUE
 from workers.runtime import WorkerRuntime
@@ -45,7 +46,7 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
         pre_ping=False,
     )
     app = build_app(database_url, settings, pool_size=max(2, half))
-    runtime = WorkerRuntime(db=db, settings=settings)
+    runtime = WorkerRuntime(db=db, settings=settings, dispatch=DispatchSwitch(db))
     prefix = f"{socket.gethostname()}:{os.getpid()}"
     outage = Outage()
     quiet = QuietTransient(outage)

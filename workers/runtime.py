@@ -14,6 +14,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from app.config import Settings
 from app.db import Database, is_transient
 from app.llm.retry import RetryLater
+from app.queue.controls import DispatchSwitch
 
 # A job that lost its database connection runs again this soon (by then the pool has new ones,
 # or the job's status waits in Procrastinate's pool until the database is back).
@@ -26,6 +27,7 @@ class WorkerRuntime:
 
     db: Database
     settings: Settings
+    dispatch: DispatchSwitch
 
 
 def runtime_of(context: JobContext) -> WorkerRuntime:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app import access
 from app.definitions import models as tables
 from app.definitions import service
 from app.graphql.args import IdArg, IdArgID, paged_field
@@ -260,7 +259,7 @@ class DefinitionQuery:
             )
         if row is None:
             return None
-        access.touch_in_background(info.context.db, tables.Definition, row.id)
+        info.context.touch(tables.Definition, row.id)
         return Definition.from_row(row)
 
     @paged_field(DEFINITION_PAGE)

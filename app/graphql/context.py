@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.access import AccessTracker
 from app.auth import Viewer
 from app.config import Settings
 from app.db import Database
@@ -71,6 +72,9 @@ class Context:
     request_id: str = field(default_factory=lambda: secrets.token_hex(8))
     shared_session: bool = True
     live: LiveRuns | None = None
+    # The process's access tracker (one per server, from the lifespan); a context built
+    # without one tracks on its own.
+    access: AccessTracker | None = None
     # The graphql-transport-ws `connection_init` payload (set by Strawberry on websockets).
     connection_params: dict[str, Any] | None = None
     reader: RequestSession = field(init=False)
@@ -81,6 +85,13 @@ class Context:
         # A websocket's context lasts as long as the connection: caching there would serve
         # one subscription event's data to the next, so loaders only batch.
         self.loaders = Loaders(self.reader, cache=self.shared_session)
+        if self.access is None:
+            self.access = AccessTracker(self.db)
+
+    def touch(self, table: Any, row_id: str) -> None:
+        """Record a read of the row (`last_accessed_at`), after the response."""
+        assert self.access is not None
+        self.access.touch(table, row_id)
 
     def require_live(self) -> LiveRuns:
         if self.live is None:

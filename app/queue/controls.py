@@ -15,7 +15,6 @@ DISPATCH = "dispatch"
 _POLL_SECONDS = 0.5
 # A worker reads the switch at most this often (a pause reaches every process within it).
 _FRESH_SECONDS = 0.5
-_seen: dict[str, tuple[float, bool]] = {}
 
 
 async def is_paused(db: Database) -> bool:
@@ -40,16 +39,21 @@ async def set_paused(session: AsyncSession, paused: bool) -> None:
     )
 
 
-async def _paused_recently(db: Database) -> bool:
-    now = time.monotonic()
-    seen = _seen.get(db.url)
-    if seen is None or now - seen[0] > _FRESH_SECONDS:
-        seen = (now, await is_paused(db))
-        _seen[db.url] = seen
-    return seen[1]
+class DispatchSwitch:
+    """One worker process's view of the switch (held by its runtime): read at most every
+    `_FRESH_SECONDS`, however many jobs ask."""
 
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._seen: tuple[float, bool] | None = None
 
-async def wait_while_paused(db: Database) -> None:
-    """Hold a job that was fetched while dispatch is paused (it keeps its retries)."""
-    while await _paused_recently(db):  # noqa: ASYNC110 - the switch lives in another process's commit
-        await asyncio.sleep(_POLL_SECONDS)
+    async def paused(self) -> bool:
+        now = time.monotonic()
+        if self._seen is None or now - self._seen[0] > _FRESH_SECONDS:
+            self._seen = (now, await is_paused(self.db))
+        return self._seen[1]
+
+    async def wait_while_paused(self) -> None:
+        """Hold a job that was fetched while dispatch is paused (it keeps its retries)."""
+        while await self.paused():  # noqa: ASYNC110 - the switch lives in another process's commit
+            await asyncio.sleep(_POLL_SECONDS)

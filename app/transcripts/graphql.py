@@ -9,7 +9,6 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
-from app import access
 from app.definitions import service as definitions
 from app.definitions.graphql import Scenario
 from app.graphql.args import IdArgID
@@ -129,5 +128,5 @@ class TranscriptQuery:
             row = await service.get_transcript(session, str(ident))
         if row is None:
             return None
-        access.touch_in_background(info.context.db, tables.Transcript, row.id)
+        info.context.touch(tables.Transcript, row.id)
         return Transcript.from_row(row)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import sqlalchemy as sa
+from starlette.applications import Starlette
 
-from app import access
 from app.db import Database
 from app.definitions import service as definitions
 from app.paging import Page
@@ -162,7 +162,7 @@ async def test_standalone_active_runs(
 
 
 async def test_viewing_sets_last_accessed_without_touching_updated(
-    app_client: httpx.AsyncClient, admin_key: str, db: Database
+    app: Starlette, app_client: httpx.AsyncClient, admin_key: str, db: Database
 ) -> None:
     run, _ = await _run_with_slots(db)
     async with db.session() as session:
@@ -176,7 +176,7 @@ async def test_viewing_sets_last_accessed_without_touching_updated(
         {"id": transcript_id},
         key=admin_key,
     )
-    await access.wait_for_background_touches()
+    await app.state.runtime.access.drain()
     async with db.session() as session:
         row = await runs.get_run(session, run.id)
         accessed = (

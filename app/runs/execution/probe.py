@@ -14,7 +14,7 @@ from app.llm import limits
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
-from app.queue.controls import wait_while_paused
+from app.queue.controls import DispatchSwitch
 from app.runs.execution import gate, outcome, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
@@ -78,10 +78,11 @@ async def run_probe(
     provider_name: str,
     job_id: int | None,
     attempts: int,
+    dispatch: DispatchSwitch,
 ) -> str:
     """Probe one slot; returns what happened (for logs and tests). Raises RetryLater."""
     while True:
-        await wait_while_paused(db)
+        await dispatch.wait_while_paused()
         started = await _start(db, settings, job, provider_name)
         if not isinstance(started, float):
             break

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from app import access
 from app.definitions import service as definitions
 from app.graphql.args import IdArgID, paged_field
 from app.graphql.context import Info
@@ -62,7 +61,7 @@ class RunQuery:
             row = await service.get_run(session, str(ident), include_deleted=bool(include_deleted))
         if row is None:
             return None
-        access.touch_in_background(info.context.db, tables.Run, row.id)
+        info.context.touch(tables.Run, row.id)
         return Run.from_row(row)
 
     @paged_field(RUN_PAGE)
