@@ -38,7 +38,7 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
     """Work until `stop` is set; jobs still running then are aborted and retried later."""
     half = settings.worker_db_connections // 2
     # No ping per checkout: a job that meets a dropped connection fails and is retried
-    # (workers/probe.py, ProviderRetry); the ping would cost a round trip on every transaction.
+    # (workers/runtime.py, ProviderRetry); the ping would cost a round trip on every transaction.
     db = Database(
         database_url,
         pool_size=half,
