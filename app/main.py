@@ -33,7 +33,7 @@ from app.graphql.context import Context
 from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
 from app.graphql.ws import TransportWsHandler
-from app.runs.live import LiveRuns
+from app.runs.live.service import LiveRuns
 from app.supervisor import Supervisor, worker_command
 
 log = logging.getLogger(__name__)

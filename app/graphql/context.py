@@ -19,7 +19,7 @@ from app.db import Database
 from app.graphql.loaders import Loaders
 
 if TYPE_CHECKING:
-    from app.runs.live import LiveRuns
+    from app.runs.live.service import LiveRuns
 
 
 class RequestSession:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from app.runs.live import ChangeBox, Mailbox, Snapshot
+from app.runs.live.changes import ChangeBox
+from app.runs.live.feed import Mailbox
+from app.runs.live.snapshot import Snapshot
 from app.runs.progress import Progress
 
 

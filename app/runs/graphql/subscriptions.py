@@ -9,9 +9,10 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.context import Info
-from app.runs import live, service
+from app.runs import service
 from app.runs.graphql.results import RunProgress
 from app.runs.graphql.types import Run
+from app.runs.live import snapshot as live
 
 
 @strawberry.type(description="A run's progress and spend, sent when it changes.")
