@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import procrastinate
 from procrastinate.job_context import JobContext
 
-from app.llm import limits
 from app.runs.lifecycle import recovery
 from workers.runtime import runtime_of
-
-log = logging.getLogger(__name__)
 
 MAINTENANCE_TASK = "maintenance"
 MAINTENANCE_QUEUE = "maintenance"
@@ -19,12 +14,9 @@ MAINTENANCE_QUEUE = "maintenance"
 
 async def maintenance(context: JobContext, timestamp: int) -> str:
     runtime = runtime_of(context)
-    report = await recovery.sweep(
+    report = await recovery.maintain(
         runtime.db, seconds_since_heartbeat=runtime.settings.stalled_worker_seconds
     )
-    pruned = await limits.prune(runtime.db)
-    if report.detected or report.errors:
-        log.info("recovery: %s (pruned %d leases)", report, pruned)
     return f"{report}"
 
 

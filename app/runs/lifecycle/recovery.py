@@ -1,7 +1,7 @@
 """Recovery (BEHAVIOUR.md): retry the jobs of dead workers, re-queue slots that have neither
 a result nor a live job (with the run's own config), queue missing summaries, and advance runs
-whose work is all done. Run every minute by the workers, and on demand by `recoverRun` /
-`triggerRecovery`."""
+whose work is all done. Run every minute by the workers (`maintain`, with lease pruning), and
+on demand by `recoverRun` / `triggerRecovery`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from app.db import Database
 from app.errors import NotFound
+from app.llm import limits
 from app.queue import stalled
 from app.runs import state
 from app.runs.lifecycle import control
@@ -81,3 +82,13 @@ async def sweep(db: Database, *, seconds_since_heartbeat: float) -> SweepReport:
             detected += 1
             recovered += 1
     return SweepReport(detected=detected, recovered=recovered, errors=errors)
+
+
+async def maintain(db: Database, *, seconds_since_heartbeat: float) -> SweepReport:
+    """The periodic maintenance: the recovery sweep, then pruning the provider leases and
+    start counts too old to matter to any limit."""
+    report = await sweep(db, seconds_since_heartbeat=seconds_since_heartbeat)
+    pruned = await limits.prune(db)
+    if report.detected or report.errors:
+        log.info("recovery: %s (pruned %d leases)", report, pruned)
+    return report
