@@ -96,6 +96,21 @@ async def run_probe(
     if isinstance(started, NoCall):
         return started.value
     plan, target, lease = started
+    return await _call(db, settings, plan, target, lease, job_id=job_id, attempts=attempts)
+
+
+async def _call(
+    db: Database,
+    settings: Settings,
+    plan: SlotPlan,
+    target: Target,
+    lease: limits.Lease,
+    *,
+    job_id: int | None,
+    attempts: int,
+) -> str:
+    """Hold the conversation under the lease and store its outcome with the lease's end."""
+    job = plan.job
     stored = False
     try:
         began = time.monotonic()
