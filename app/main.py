@@ -16,7 +16,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -24,7 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import access, auth, migrations, seed
+from app import access, auth, health, migrations, seed
 from app.backoff import Backoff
 from app.config import Settings, get_settings
 from app.db import Database
@@ -173,10 +172,6 @@ async def shutdown(runtime: Runtime) -> None:
         await asyncio.to_thread(runtime.embedded.stop)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -197,7 +192,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/health", health),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/health", health.healthz),  # the earlier name, kept for existing probes
         ],
         lifespan=lifespan,
     )

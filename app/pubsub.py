@@ -71,6 +71,13 @@ class Broker:
 
         return unsubscribe
 
+    @property
+    def state(self) -> str:
+        """ "idle" (nobody subscribed yet), "ok" (listening) or "reconnecting"."""
+        if self._task is None:
+            return "idle"
+        return "ok" if self._ready.is_set() else "reconnecting"
+
     async def ready(self) -> None:
         """Wait until LISTEN is in effect: a change committed after this is heard."""
         await self._ready.wait()
