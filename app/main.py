@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -32,6 +34,7 @@ from app.graphql.context import Context
 from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
 from app.graphql.ws import TransportWsHandler
+from app.request_id import RequestIdMiddleware, request_id_of
 from app.runs.live import LiveRuns
 from app.supervisor import Supervisor, worker_command
 
@@ -89,6 +92,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response,
             shared_session=not isinstance(request, WebSocket),
             live=runtime.live,
+            request_id=request_id_of(request.scope),
         )
         context.viewer = await _viewer(context, request.headers.get("authorization"))
         return context
@@ -197,5 +201,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/health", health.healthz),  # the earlier name, kept for existing probes
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            # Browsers on another origin (a dashboard) may call the API with a key; the same
+            # ALLOWED_ORIGINS as the websocket's. Credentials are a header, never cookies.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            ),
+        ],
     )
     return app
