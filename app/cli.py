@@ -1,4 +1,4 @@
-"""`valuerank`: serve, migrate, seed, api-key create, export-schema, worker, watch."""
+"""`valuerank`: serve, migrate, seed, api-key create/list/revoke, export-schema, worker, watch."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from app.config import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="valuerank", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "serve", help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)"
@@ -28,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     create = api_key_commands.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", choices=["admin", "viewer"], default="viewer")
     create.add_argument("--name", default="cli")
+    api_key_commands.add_parser("list", help="every key: id, hint, name, role, created, revoked")
+    revoke = api_key_commands.add_parser(
+        "revoke", help="revoke a key (by id or hint); it stops working at once"
+    )
+    revoke.add_argument("ref", metavar="ID_OR_HINT")
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--check", metavar="FILE", help="fail if FILE differs from the code's SDL")
     commands.add_parser("worker", help="run job workers")
@@ -52,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed":
         return _with_database(settings, lambda url: asyncio.run(_seed(url)))
     if args.command == "api-key":
-        return _with_database(
-            settings, lambda url: asyncio.run(_create_key(url, args.role, args.name))
-        )
+        return _with_database(settings, lambda url: asyncio.run(_api_key(url, args)))
     if args.command == "export-schema":
         return _export_schema(args.check)
     if args.command == "worker":
@@ -153,18 +159,60 @@ async def _seed(url: str) -> int:
     return 0
 
 
-async def _create_key(url: str, role: str, name: str) -> int:
+async def _api_key(url: str, args: argparse.Namespace) -> int:
     from app import auth
     from app.db import Database
+    from app.errors import DomainError
 
     db = Database(url)
     try:
         async with db.transaction() as session:
-            _, raw = await auth.create_api_key(session, role=role, name=name)
+            if args.api_key_command == "create":
+                _, raw = await auth.create_api_key(session, role=args.role, name=args.name)
+                print(raw)
+            elif args.api_key_command == "list":
+                print(_key_table(await auth.list_api_keys(session)))
+            else:
+                row = await auth.revoke_api_key(session, args.ref)
+                print(f"revoked {row.id} ({row.key_hint}..., {row.name}, {row.role})")
+    except DomainError as refused:
+        print(f"api-key: {refused.message}", file=sys.stderr)
+        return 1
     finally:
         await db.dispose()
-    print(raw)
     return 0
+
+
+def _key_table(keys: list[Any]) -> str:
+    rows = [("ID", "HINT", "NAME", "ROLE", "CREATED", "REVOKED")]
+    for key in keys:
+        rows.append(
+            (
+                key.id,
+                f"{key.key_hint}...",
+                key.name,
+                key.role,
+                _when(key.created_at),
+                _when(key.revoked_at) if key.revoked_at else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("valuerank-runs")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
 
 
 def _export_schema(check: str | None) -> int:
