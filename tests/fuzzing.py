@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -124,7 +125,8 @@ def json_values() -> st.SearchStrategy[Any]:
         st.none()
         | st.booleans()
         | st.integers()
-        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.floats()  # NaN and infinities too: json.dumps writes them, as some clients do
+        | st.sampled_from([10**400, -(10**4_000)])
         | texts()
     )
     return st.recursive(
@@ -146,7 +148,8 @@ def value_node(value: Any) -> graphql.ValueNode:
     if isinstance(value, int):
         return graphql.IntValueNode(value=str(value))
     if isinstance(value, float):
-        return graphql.FloatValueNode(value=repr(value))
+        # Infinity and NaN have no literal; 1e400 is one that parses as infinity.
+        return graphql.FloatValueNode(value=repr(value) if math.isfinite(value) else "1e400")
     if isinstance(value, str):
         return graphql.StringValueNode(value=value)
     if isinstance(value, list):
@@ -231,25 +234,62 @@ def authorized(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
 
-@st.composite
-def operations(draw: st.DrawFn, known: Sequence[str], keys: Keys, *, valid: bool) -> Request:
+def operations(known: Sequence[str], keys: Keys, *, valid: bool) -> st.SearchStrategy[Request]:
     """A generated operation, as literals or variables (sometimes of the wrong shape), sent
     with the admin's or the viewer's key."""
-    document = draw(documents(known, valid=valid))
-    payload: dict[str, Any] = {"query": document}
-    if valid and draw(st.booleans()):
-        payload["query"], variables = hoist_arguments(document)
-        if variables and draw(st.integers(0, 3)) == 0:
-            wrong = draw(st.sampled_from(sorted(variables)))
-            variables[wrong] = draw(json_values())
-        payload["variables"] = variables
-    viewer = draw(st.booleans())
-    return Request(
-        "POST",
-        authorized(keys.viewer if viewer else keys.admin),
-        body(payload),
-        is_viewer_mutation=viewer and document.lstrip().startswith("mutation"),
+    # Built once: hypothesis-graphql cannot cache a strategy whose custom scalars are a dict,
+    # and building one per example costs more than the example.
+    generated = documents(known, valid=valid)
+    json_value = json_values()
+
+    @st.composite
+    def operation(draw: st.DrawFn) -> Request:
+        document = draw(generated)
+        payload: dict[str, Any] = {"query": document}
+        if valid and draw(st.booleans()):
+            payload["query"], variables = hoist_arguments(document)
+            if variables and draw(st.integers(0, 3)) == 0:
+                wrong = draw(st.sampled_from(sorted(variables)))
+                variables[wrong] = draw(json_value)
+            payload["variables"] = variables
+        viewer = draw(st.booleans())
+        return Request(
+            "POST",
+            authorized(keys.viewer if viewer else keys.admin),
+            body(payload),
+            is_viewer_mutation=viewer and document.lstrip().startswith("mutation"),
+        )
+
+    return operation()
+
+
+UPDATE_API_CONFIG = (
+    "mutation($id: String!, $c: JSON) { updateLlmModel(id: $id, input: {apiConfig: $c}) "
+    "{ id apiConfig } }"
+)
+
+
+def stored_values(model_ids: Sequence[str], keys: Keys) -> st.SearchStrategy[Request]:
+    """Values that reach a jsonb column (a model's apiConfig), as a variable or a literal, and
+    numbers past a double's range or int()'s digit limit where an Int is due."""
+    by_variable = st.builds(
+        lambda model, value: {"query": UPDATE_API_CONFIG, "variables": {"id": model, "c": value}},
+        st.sampled_from(model_ids),
+        json_values(),
     )
+    by_literal = st.builds(
+        lambda model, value: {
+            "query": UPDATE_API_CONFIG.replace(", $c: JSON", "").replace(
+                "$c", graphql.print_ast(value_node(value))
+            ),
+            "variables": {"id": model},
+        },
+        st.sampled_from(model_ids),
+        json_values(),
+    )
+    limits = st.sampled_from(NUMBERS).map(lambda n: {"query": f"{{ runs(limit: {n}) {{ id }} }}"})
+    payloads = by_variable | by_literal | limits
+    return payloads.map(lambda payload: Request("POST", authorized(keys.admin), body(payload)))
 
 
 # --- malformed requests ----------------------------------------------------------------------
@@ -266,6 +306,8 @@ CONTENT_TYPES = (
     "multipart/form-data; boundary=x",
     "",
 )
+# Number literals past what a double or int() can take.
+NUMBERS = ("1e400", "-1e400", "1" + "0" * 400, "1" + "0" * 5_000, "NaN", "Infinity", "0.1e-400")
 QUERIES = ("{ __typename }", "{ definitionCount }", "query($n: Int) { runs(limit: $n) { id } }")
 
 
@@ -283,7 +325,8 @@ def bad_keys(draw: st.DrawFn) -> dict[str, str]:
         | printable.map(lambda s: f"Bearer {s}")
         | printable
     )
-    return {} if value is None else {"Authorization": value}
+    # Strip: HTTP cannot carry a header value's outer whitespace (h11 refuses to send it).
+    return {} if value is None else {"Authorization": value.strip()}
 
 
 def malformed_bodies() -> st.SearchStrategy[bytes]:
@@ -310,6 +353,12 @@ def malformed_bodies() -> st.SearchStrategy[bytes]:
         ).map(body),
         depth.map(lambda d: body({"query": "{ " + _deep(d, "runs { ", " }", "id") + " }"})),
         depth.map(lambda d: body({"query": "{ definitionCount " + "@skip(if: false) " * d + "}"})),
+        st.sampled_from(NUMBERS).map(
+            lambda n: body({"query": "{ runs(limit: " + n + ") { id } }"})
+        ),
+        st.sampled_from(NUMBERS).map(
+            lambda n: b'{"query": "{ __typename }", "variables": {"v": ' + n.encode() + b"}}"
+        ),
     )
 
 

@@ -158,6 +158,21 @@ async def test_operations_with_a_schema_violation_keep_the_contract(boundary: Bo
     boundary.assert_reached("400 GRAPHQL_VALIDATION_FAILED")
 
 
+async def test_values_that_reach_the_database_keep_the_contract(boundary: Boundary) -> None:
+    """JSON values (NaN, infinities, huge numbers, NUL, surrogates) bound for jsonb, as
+    variables or literals, and numbers past what a double or int() can take."""
+    body = await gql(boundary.client, "{ llmModels { id } }", key=boundary.keys.admin)
+    model_ids = [model["id"] for model in body["data"]["llmModels"]]
+
+    @FUZZ
+    @given(fuzzing.stored_values(model_ids, boundary.keys))
+    def prop(request: fuzzing.Request) -> None:
+        boundary.check(request)
+
+    await boundary.run(prop)
+    boundary.assert_reached("200 ok", "400 BAD_USER_INPUT", "400 BAD_REQUEST")
+
+
 async def test_malformed_requests_keep_the_contract(boundary: Boundary) -> None:
     """Bodies, encodings, content types, keys and variables that are wrong somewhere."""
 
