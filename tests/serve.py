@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +34,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, data_dir: Path, **env: str) -> Server:
-    """Start `serve` and wait for its `GraphiQL:` and `API key:` lines."""
+def start_server(
+    database_url: str, data_dir: Path, *, stderr: int | IO[str] = subprocess.DEVNULL, **env: str
+) -> Server:
+    """Start `serve` and wait for its `GraphiQL:` and `API key:` lines; `stderr` gets its log."""
     environment = dict(
         os.environ,
         DATABASE_URL=database_url,
@@ -47,7 +50,7 @@ def start_server(database_url: str, data_dir: Path, **env: str) -> Server:
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         text=True,
     )
     lines: dict[str, str] = {}
@@ -76,7 +79,7 @@ def stop_server(server: Server) -> int:
 
 @contextlib.contextmanager
 def served(database_url: str, data_dir: Path, **env: str) -> Iterator[Server]:
-    server = start_server(database_url, data_dir, **env)
+    server = start_server(database_url, data_dir, stderr=subprocess.DEVNULL, **env)
     try:
         yield server
     finally:
