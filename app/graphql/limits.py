@@ -18,14 +18,18 @@ String literals may not hold NUL or lone surrogates (PostgreSQL text cannot stor
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from graphql import (
     FieldNode,
+    FloatValueNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInputType,
+    GraphQLInt,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
@@ -53,6 +57,8 @@ INTROSPECTION_COST = 5_000
 # Fragment spreads nested inside one another, beyond the selection depth: no real query needs
 # more, and the bound keeps the walk's recursion far from Python's limit.
 MAX_FRAGMENT_NESTING = 50
+# Digits a number literal may have: a double's range ends near 1.8e308.
+MAX_NUMBER_DIGITS = 309
 FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -85,6 +91,28 @@ def query_limits_rule(*, max_depth: int, max_cost: int) -> type[ValidationRule]:
                     )
                 )
 
+        def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
+            self._require_finite(node)
+
+        def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+            # graphql-core checks an Int's own range; a Float or JSON takes any integer.
+            if _named_input(self.context.get_input_type()) is not GraphQLInt:
+                self._require_finite(node)
+
+        def _require_finite(self, node: FloatValueNode | IntValueNode) -> None:
+            # 1e400, or an integer of 400 digits for a Float, parses as infinity, which no
+            # column or jsonb value can hold; past 4,300 digits int() itself refuses.
+            digits = len(node.value.lstrip("-"))
+            if digits > MAX_NUMBER_DIGITS or not math.isfinite(float(node.value)):
+                self.report_error(
+                    GraphQLError(
+                        f"The number {_shortened(node.value)} is too large or too long to "
+                        "represent: send one a double can hold.",
+                        node,
+                        extensions={"code": BAD_USER_INPUT},
+                    )
+                )
+
         def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
             if FORBIDDEN_CHARACTERS.search(node.value):
                 self.report_error(
@@ -96,6 +124,10 @@ def query_limits_rule(*, max_depth: int, max_cost: int) -> type[ValidationRule]:
                 )
 
     return QueryLimits
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:40]}..."
 
 
 def _limit_error(message: str, node: OperationDefinitionNode) -> GraphQLError:
@@ -191,6 +223,12 @@ def _named(output: GraphQLOutputType) -> GraphQLNamedType:
     return output
 
 
+def _named_input(input_type: GraphQLInputType | None) -> GraphQLInputType | None:
+    while isinstance(input_type, GraphQLNonNull | GraphQLList):
+        input_type = input_type.of_type
+    return input_type
+
+
 def _is_list(output: GraphQLOutputType) -> bool:
     if isinstance(output, GraphQLNonNull):
         output = output.of_type
@@ -206,8 +244,11 @@ def _list_size(definition: GraphQLField, node: FieldNode) -> int:
     for argument in node.arguments or ():
         if argument.name.value != "limit":
             continue
-        if isinstance(argument.value, IntValueNode):
-            return max(0, min(int(argument.value.value), declared.maximum))
+        literal = argument.value
+        if isinstance(literal, IntValueNode) and len(literal.value) <= MAX_NUMBER_DIGITS:
+            return max(0, min(int(literal.value), declared.maximum))
+        if isinstance(literal, IntValueNode):
+            return 0  # past int()'s digit limit: another rule refuses it
         return declared.estimate or declared.maximum  # a variable: the most it may return
     return declared.estimate or declared.default
 
