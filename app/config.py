@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # `text` (one line per record) or `json` (one object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
     # Browser origins, besides the server's own, allowed to open the GraphQL websocket
     # (`["*"]`: any). Clients that send no Origin (not browsers) are always allowed.
     allowed_origins: list[str] = []

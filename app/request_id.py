@@ -10,6 +10,8 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logs import log_context
+
 HEADER = "x-request-id"
 # Ids are echoed into headers and logs: printable, short, no separators that could split a
 # header or a log line.
@@ -48,4 +50,5 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with log_context(request_id=request_id):
+            await self.app(scope, receive, send_with_id)

@@ -12,6 +12,7 @@ import os
 import signal
 from typing import Any
 
+from app import logs
 from app.config import get_settings
 from app.db import describe, is_transient
 from workers.runner import run_workers
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(
             "set DATABASE_URL (or pass --database-url): workers need the server's database"
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     # The pool logs every failed reconnection attempt; workers/steady.py reports an outage once.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
