@@ -11,9 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from app.db import Database
 from app.definitions import service as definitions
+from app.graphql.http import GraphQLHttp
+from app.graphql.schema import build_schema
 from app.main import create_app
 from app.paging import Page
 from tests import conftest
@@ -313,3 +319,24 @@ async def test_an_expected_error_beside_a_loading_sibling_keeps_the_session(
     body = response.json()
     assert error_codes(body) == ["VALIDATION_ERROR"]
     assert body["data"] == {"run": None}
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+async def test_other_methods_are_a_coded_405_at_the_boundary(method: str) -> None:
+    """Found by bench/fuzz.py: app/main.py's route answers these itself, in plain text; the
+    boundary refuses them in JSON, before any context, once the route hands them over."""
+
+    async def no_context(request: Request) -> Any:
+        raise AssertionError("a refused method needs no context")
+
+    http = GraphQLHttp(build_schema(), max_request_bytes=1024)
+
+    async def endpoint(request: Request) -> Response:
+        return await http.handle(request, no_context)
+
+    app = Starlette(routes=[Route("/graphql", endpoint, methods=[method])])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.request(method, "/graphql")
+    _refusal(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, POST"
