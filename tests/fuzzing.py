@@ -71,6 +71,8 @@ def violations(request: Request, status: int, content_type: str, content: bytes)
     """How an answer breaks the contract (empty when it keeps it)."""
     if status >= 500:
         return [f"HTTP {status}"]
+    if request.method == "HEAD":
+        return []  # HTTP sends a HEAD's answer without its body
     if not content_type.startswith("application/json"):
         return [f"HTTP {status} answered as {content_type!r}, not JSON"]
     try:

@@ -79,6 +79,8 @@ class GraphQLHttp:
     async def handle(self, request: Request, make_context: ContextFactory) -> Response:
         context: Context | None = None
         try:
+            if request.method not in ("GET", "HEAD", "POST"):
+                raise _wrong_method(request.method)
             context = await make_context(request)
             if context.viewer is None:
                 raise _unauthenticated(request)
@@ -260,6 +262,12 @@ def _wrong_transport(operation_type: OperationType) -> Refused:
     return Refused(405, METHOD_NOT_ALLOWED, "Mutations need POST; GET runs queries only.")
 
 
+def _wrong_method(method: str) -> Refused:
+    # The route may hand every method here, so that a PUT is answered in JSON with a code
+    # rather than by the router's plain-text 405.
+    return Refused(405, METHOD_NOT_ALLOWED, f"{method} is not served: send POST (or GET).")
+
+
 def _unauthenticated(request: Request) -> Refused:
     supplied = auth.bearer_token(request.headers.get("authorization"))
     message = (
@@ -276,6 +284,8 @@ def _too_large(limit: int) -> Refused:
 
 def _refusal(refusal: Refused) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="valuerank"'} if refusal.status == 401 else {}
+    if refusal.status == 405:
+        headers["Allow"] = "GET, POST"
     body = {
         "data": None,
         "errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}],

@@ -356,3 +356,13 @@ async def test_a_websocket_message_over_the_cap_closes_with_1009(
         with pytest.raises(ConnectionClosed) as closed:
             await socket.next("definitionCount")
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+async def test_other_methods_are_a_coded_405(
+    app_client: httpx.AsyncClient, method: str, no_errors_logged: Any
+) -> None:
+    """Found by bench/fuzz.py: the route answered these itself, in plain text with no code."""
+    response = await app_client.request(method, "/graphql")
+    _refusal(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, POST"

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from app.db import Database
 from app.definitions import service as definitions
@@ -164,8 +165,13 @@ async def test_values_that_reach_the_database_keep_the_contract(boundary: Bounda
     body = await gql(boundary.client, "{ llmModels { id } }", key=boundary.keys.admin)
     model_ids = [model["id"] for model in body["data"]["llmModels"]]
 
+    nan = {"query": fuzzing.UPDATE_API_CONFIG, "variables": {"id": model_ids[0], "c": [math.nan]}}
+    admin = fuzzing.authorized(boundary.keys.admin)
+
     @FUZZ
     @given(fuzzing.stored_values(model_ids, boundary.keys))
+    # The bug this property found, whichever examples the generator draws.
+    @example(fuzzing.Request("POST", admin, fuzzing.body(nan)))
     def prop(request: fuzzing.Request) -> None:
         boundary.check(request)
 
