@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from app import logs
-from app.config import Settings, get_settings
+from app.config import Settings, get_settings, settings_table
+
+SETTINGS_EPILOG = (
+    "settings (environment variables, or a .env file in the working directory):\n"
+    + settings_table()
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
-        "serve", help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)"
+        "serve",
+        help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)",
+        epilog=SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     migrate = commands.add_parser("migrate", help="apply the database migrations")
     migrate.add_argument(
@@ -40,7 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("ref", metavar="ID_OR_HINT")
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--check", metavar="FILE", help="fail if FILE differs from the code's SDL")
-    commands.add_parser("worker", help="run job workers")
+    commands.add_parser(
+        "worker",
+        help="run job workers",
+        epilog=SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    settings_command = commands.add_parser(
+        "settings", help="every setting: environment variable, default, meaning"
+    )
+    settings_command.add_argument(
+        "--markdown", action="store_true", help="as the README's configuration table"
+    )
     watch = commands.add_parser("watch", help="show a run's live progress until it ends")
     watch.add_argument("run_id", metavar="RUN_ID")
     watch.add_argument("--url", help="the GraphQL endpoint (default: $VALUERANK_URL or local)")
@@ -69,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "workers"])
     if args.command == "watch":
         return _watch(settings, args.run_id, args.url, args.api_key)
+    if args.command == "settings":
+        print(settings_table(markdown=args.markdown))
+        return 0
     return 2
 
 

@@ -13,7 +13,7 @@ import signal
 from typing import Any
 
 from app import logs
-from app.config import get_settings
+from app.config import get_settings, settings_table
 from app.db import describe, is_transient
 from workers.runner import run_workers
 
@@ -23,7 +23,12 @@ PARENT_POLL_SECONDS = 0.5
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m workers",
+        description=__doc__,
+        epilog="settings (environment variables, or a .env file):\n" + settings_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     parser.add_argument(
         "--stop-with-parent",
