@@ -25,7 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import access, auth, health, migrations, seed
+from app import access, auth, health, migrations, prometheus, seed
 from app.backoff import Backoff
 from app.config import Settings, get_settings
 from app.db import Database
@@ -199,9 +199,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/health", health.healthz),  # the earlier name, kept for existing probes
+            Route("/metrics", prometheus.metrics),
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(prometheus.HttpMetricsMiddleware),
             Middleware(RequestIdMiddleware),
             # Browsers on another origin (a dashboard) may call the API with a key; the same
             # ALLOWED_ORIGINS as the websocket's. Credentials are a header, never cookies.

@@ -25,6 +25,7 @@ from typing import Any, Final
 import psycopg
 
 from app.db import libpq_url
+from app.prometheus import LISTEN_RECONNECTS
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Broker:
                     self.connections_made += 1
                     self._ready.set()
                     if self.connections_made > 1:
+                        LISTEN_RECONNECTS.inc()
                         self._broadcast(RESYNC)
                         self.lost_at = None
                     backoff = 0.05
