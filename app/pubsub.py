@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import libpq_url
+from app.prometheus import LISTEN_RECONNECTS
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,13 @@ class Broker:
 
         return unsubscribe
 
+    @property
+    def state(self) -> str:
+        """ "idle" (nobody subscribed yet), "ok" (listening) or "reconnecting"."""
+        if self._task is None:
+            return "idle"
+        return "ok" if self._ready.is_set() else "reconnecting"
+
     async def ready(self) -> None:
         """Wait until LISTEN is in effect: a change committed after this is heard."""
         await self._ready.wait()
@@ -109,6 +117,7 @@ class Broker:
                     self.connections_made += 1
                     self._ready.set()
                     if self.connections_made > 1:
+                        LISTEN_RECONNECTS.inc()
                         self._broadcast(RESYNC)
                         self.lost_at = None
                     backoff = 0.05

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,10 +35,15 @@ def free_port() -> int:
 
 
 def start_server(
-    database_url: str, data_dir: Path, *, log: Path | None = None, **env: str
+    database_url: str,
+    data_dir: Path,
+    *,
+    log: Path | None = None,
+    stderr: int | IO[str] | None = None,
+    **env: str,
 ) -> Server:
     """Start `serve` and wait for its `GraphiQL:` and `API key:` lines; its log (and its worker
-    process's) goes to `log` when given."""
+    process's) goes to the file `log`, or to `stderr` (a pipe, say), or nowhere."""
     environment = dict(
         os.environ,
         DATABASE_URL=database_url,
@@ -46,13 +52,14 @@ def start_server(
         **env,
     )
     with contextlib.ExitStack() as files:
-        stderr = files.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL
+        if log is not None:
+            stderr = files.enter_context(log.open("a"))
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.PIPE,
-            stderr=stderr,
+            stderr=subprocess.DEVNULL if stderr is None else stderr,
             text=True,
         )
     lines: dict[str, str] = {}

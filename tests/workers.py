@@ -29,13 +29,19 @@ FAST = {
 }
 
 
-def start_worker(database_url: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "workers", "--database-url", database_url],
-        cwd=ROOT,
-        env={**os.environ, **FAST, **env},
-        stdin=subprocess.DEVNULL,
-    )
+def start_worker(
+    database_url: str, *, log: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """`python -m workers` on `database_url`; its log goes to the file `log` when given."""
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log.open("ab")) if log is not None else None
+        return subprocess.Popen(
+            [sys.executable, "-m", "workers", "--database-url", database_url],
+            cwd=ROOT,
+            env={**os.environ, **FAST, **env},
+            stdin=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:

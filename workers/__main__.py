@@ -12,7 +12,8 @@ import os
 import signal
 from typing import Any
 
-from app.config import get_settings
+from app import logs
+from app.config import get_settings, settings_table
 from app.db import describe, is_transient
 from workers.runner import run_workers
 
@@ -22,7 +23,12 @@ PARENT_POLL_SECONDS = 0.5
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m workers",
+        description=__doc__,
+        epilog="settings (environment variables, or a .env file):\n" + settings_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     parser.add_argument(
         "--stop-with-parent",
@@ -37,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(
             "set DATABASE_URL (or pass --database-url): workers need the server's database"
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     # The pool logs every failed reconnection attempt; workers/steady.py reports an outage once.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 

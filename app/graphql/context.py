@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from app.auth import Viewer
 from app.config import Settings
 from app.db import Database
 from app.graphql.loaders import Loaders
+from app.request_id import new_request_id
 
 if TYPE_CHECKING:
     from app.runs.live.service import LiveRuns
@@ -69,7 +69,7 @@ class Context:
     viewer: Viewer | None
     request: Any = None
     response: Any = None
-    request_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    request_id: str = field(default_factory=new_request_id)
     shared_session: bool = True
     live: LiveRuns | None = None
     # The process's access tracker (one per server, from the lifespan); a context built

@@ -37,6 +37,9 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+# What a scalar's parser raises for a value it cannot take (OverflowError: float() of an
+# integer past the float range).
+_PARSER_ERRORS = (ValueError, TypeError, ArithmeticError, GraphQLError)
 # graphql-core's own wording when the parser stops at `max_tokens`.
 _TOKEN_LIMIT = "Document contains more than"
 
@@ -110,13 +113,14 @@ def client_code(error: GraphQLError, *, executing: bool) -> str | None:
         return QUERY_TOO_COMPLEX if _TOKEN_LIMIT in error.message else PARSE_FAILED
     if error.path is not None:
         return None  # a resolver's error that is not a domain error
+    # A scalar's parser refusing a literal or a variable (an Int literal of 5,000 digits
+    # is a ValueError from int()) is the client's input too, not a bug.
+    client_input = original is None or isinstance(original, _PARSER_ERRORS)
     if not executing:
-        return VALIDATION_FAILED if original is None else None
+        return VALIDATION_FAILED if client_input else None
     # Before any resolver runs, graphql-core coerces the variables (and picks the
     # operation); its errors, and those of a scalar's parser, are the client's input.
-    if original is None or isinstance(original, ValueError | TypeError | GraphQLError):
-        return BAD_USER_INPUT
-    return None
+    return BAD_USER_INPUT if client_input else None
 
 
 def _with_code(error: GraphQLError, code: str) -> GraphQLError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -78,6 +79,8 @@ class GraphQLHttp:
     async def handle(self, request: Request, make_context: ContextFactory) -> Response:
         context: Context | None = None
         try:
+            if request.method not in ("GET", "HEAD", "POST"):
+                raise _wrong_method(request.method)
             context = await make_context(request)
             if context.viewer is None:
                 raise _unauthenticated(request)
@@ -101,7 +104,7 @@ class GraphQLHttp:
             )
         raw = await self._read(request)
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
         except UnicodeDecodeError as exc:
             raise Refused(400, BAD_REQUEST, "The body is not valid UTF-8.") from exc
         except RecursionError as exc:
@@ -198,13 +201,19 @@ def request_fields(body: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None,
 
 def _json_parameter(text: str, name: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         raise Refused(400, BAD_REQUEST, f'"{name}" is not valid JSON.') from exc
 
 
+def _not_json(constant: str) -> Any:
+    # Python's json accepts NaN and Infinity, which JSON does not (and PostgreSQL's jsonb
+    # refuses, so they would reach the database and fail there as a bug).
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _check_values(value: Any, where: str) -> None:
-    """Depth and characters of every value in `value`, without recursion."""
+    """Depth, characters and numbers of every value in `value`, without recursion."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -222,6 +231,13 @@ def _check_values(value: Any, where: str) -> None:
                     f"The {where} hold a string with a NUL character or an unpaired surrogate, "
                     "which cannot be stored: remove it.",
                 )
+        elif isinstance(item, float) and not math.isfinite(item):
+            # 1e400 parses as infinity: no column or jsonb value can hold it.
+            raise Refused(
+                400,
+                BAD_USER_INPUT,
+                f"The {where} hold a number too large to represent: send a finite one.",
+            )
         elif isinstance(item, dict):
             stack.extend((k, depth + 1) for k in item)
             stack.extend((v, depth + 1) for v in item.values())
@@ -246,6 +262,12 @@ def _wrong_transport(operation_type: OperationType) -> Refused:
     return Refused(405, METHOD_NOT_ALLOWED, "Mutations need POST; GET runs queries only.")
 
 
+def _wrong_method(method: str) -> Refused:
+    # The route may hand every method here, so that a PUT is answered in JSON with a code
+    # rather than by the router's plain-text 405.
+    return Refused(405, METHOD_NOT_ALLOWED, f"{method} is not served: send POST (or GET).")
+
+
 def _unauthenticated(request: Request) -> Refused:
     supplied = auth.bearer_token(request.headers.get("authorization"))
     message = (
@@ -262,6 +284,8 @@ def _too_large(limit: int) -> Refused:
 
 def _refusal(refusal: Refused) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="valuerank"'} if refusal.status == 401 else {}
+    if refusal.status == 405:
+        headers["Allow"] = "GET, POST"
     body = {
         "data": None,
         "errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}],

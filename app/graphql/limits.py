@@ -18,14 +18,18 @@ String literals may not hold NUL or lone surrogates (PostgreSQL text cannot stor
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     FieldNode,
+    FloatValueNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInputType,
+    GraphQLInt,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
@@ -53,49 +57,83 @@ INTROSPECTION_COST = 5_000
 # Fragment spreads nested inside one another, beyond the selection depth: no real query needs
 # more, and the bound keeps the walk's recursion far from Python's limit.
 MAX_FRAGMENT_NESTING = 50
+# Digits a number literal may have: a double's range ends near 1.8e308.
+MAX_NUMBER_DIGITS = 309
 FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+class QueryLimits(ValidationRule):
+    """Depth and cost limits on every operation, and numbers and strings no column can hold;
+    `query_limits_rule` makes the subclass that carries a schema's limits."""
+
+    max_depth: ClassVar[int]
+    max_cost: ClassVar[int]
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        root = self.context.schema.get_root_type(node.operation)
+        if root is None:
+            return
+        walk = _Walk(self.context, self.max_depth)
+        cost, depth = walk.selection_set(node.selection_set, root)
+        name = f"Operation {node.name.value!r}" if node.name else "The operation"
+        if walk.too_deep or depth > self.max_depth:
+            self.report_error(
+                _limit_error(
+                    f"{name} is nested more than {self.max_depth} levels deep (the limit is "
+                    f"{self.max_depth}): select fewer levels.",
+                    node,
+                )
+            )
+        elif cost > self.max_cost:
+            self.report_error(
+                _limit_error(
+                    f"{name} could return about {cost:,} fields, over the limit of "
+                    f"{self.max_cost:,}: ask for smaller pages (limit), fewer fields or fewer "
+                    "aliases.",
+                    node,
+                )
+            )
+
+    def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
+        self._require_finite(node)
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+        # graphql-core checks an Int's own range; a Float or JSON takes any integer.
+        if _named_input(self.context.get_input_type()) is not GraphQLInt:
+            self._require_finite(node)
+
+    def _require_finite(self, node: FloatValueNode | IntValueNode) -> None:
+        # 1e400, or an integer of 400 digits for a Float, parses as infinity, which no
+        # column or jsonb value can hold; past 4,300 digits int() itself refuses.
+        digits = len(node.value.lstrip("-"))
+        if digits > MAX_NUMBER_DIGITS or not math.isfinite(float(node.value)):
+            self.report_error(
+                GraphQLError(
+                    f"The number {_shortened(node.value)} is too large or too long to "
+                    "represent: send one a double can hold.",
+                    node,
+                    extensions={"code": BAD_USER_INPUT},
+                )
+            )
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if FORBIDDEN_CHARACTERS.search(node.value):
+            self.report_error(
+                GraphQLError(
+                    "String values may not contain NUL characters or unpaired surrogates.",
+                    node,
+                    extensions={"code": BAD_USER_INPUT},
+                )
+            )
 
 
 def query_limits_rule(*, max_depth: int, max_cost: int) -> type[ValidationRule]:
     """A validation rule class enforcing `max_depth` and `max_cost` on every operation."""
+    return type("QueryLimits", (QueryLimits,), {"max_depth": max_depth, "max_cost": max_cost})
 
-    class QueryLimits(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            root = self.context.schema.get_root_type(node.operation)
-            if root is None:
-                return
-            walk = _Walk(self.context, max_depth)
-            cost, depth = walk.selection_set(node.selection_set, root)
-            name = f"Operation {node.name.value!r}" if node.name else "The operation"
-            if walk.too_deep or depth > max_depth:
-                self.report_error(
-                    _limit_error(
-                        f"{name} is nested more than {max_depth} levels deep (the limit is "
-                        f"{max_depth}): select fewer levels.",
-                        node,
-                    )
-                )
-            elif cost > max_cost:
-                self.report_error(
-                    _limit_error(
-                        f"{name} could return about {cost:,} fields, over the limit of "
-                        f"{max_cost:,}: ask for smaller pages (limit), fewer fields or fewer "
-                        "aliases.",
-                        node,
-                    )
-                )
 
-        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-            if FORBIDDEN_CHARACTERS.search(node.value):
-                self.report_error(
-                    GraphQLError(
-                        "String values may not contain NUL characters or unpaired surrogates.",
-                        node,
-                        extensions={"code": BAD_USER_INPUT},
-                    )
-                )
-
-    return QueryLimits
+def _shortened(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:40]}..."
 
 
 def _limit_error(message: str, node: OperationDefinitionNode) -> GraphQLError:
@@ -191,6 +229,12 @@ def _named(output: GraphQLOutputType) -> GraphQLNamedType:
     return output
 
 
+def _named_input(input_type: GraphQLInputType | None) -> GraphQLInputType | None:
+    while isinstance(input_type, GraphQLNonNull | GraphQLList):
+        input_type = input_type.of_type
+    return input_type
+
+
 def _is_list(output: GraphQLOutputType) -> bool:
     if isinstance(output, GraphQLNonNull):
         output = output.of_type
@@ -206,8 +250,11 @@ def _list_size(definition: GraphQLField, node: FieldNode) -> int:
     for argument in node.arguments or ():
         if argument.name.value != "limit":
             continue
-        if isinstance(argument.value, IntValueNode):
-            return max(0, min(int(argument.value.value), declared.maximum))
+        literal = argument.value
+        if isinstance(literal, IntValueNode) and len(literal.value) <= MAX_NUMBER_DIGITS:
+            return max(0, min(int(literal.value), declared.maximum))
+        if isinstance(literal, IntValueNode):
+            return 0  # past int()'s digit limit: another rule refuses it
         return declared.estimate or declared.maximum  # a variable: the most it may return
     return declared.estimate or declared.default
 

@@ -19,6 +19,7 @@ from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
 from app.graphql.limits import query_limits_rule
 from app.llm.graphql import LlmMutation, LlmQuery
+from app.prometheus import OperationMetrics
 from app.queue.graphql import QueueMutation, QueueQuery
 from app.runs.graphql.mutation import RunMutation
 from app.runs.graphql.query import RunQuery
@@ -74,6 +75,8 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 5000, max_cost: int =
         subscription=Subscription,
         execution_context_class=execution_context_class,
         extensions=[
+            # First, so that it sees each operation's errors once ErrorPolicy has coded them.
+            OperationMetrics,
             errors.ErrorPolicy,
             errors.RequireApiKey,
             lambda: AddValidationRules([limits_rule]),

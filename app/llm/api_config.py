@@ -60,6 +60,7 @@ def _base_url(value: Any) -> None:
         parts.scheme.lower() not in ("http", "https")
         or not parts.hostname
         or parts.username is not None
+        or "\\" in parts.netloc
         or parts.query
         or parts.fragment
     ):

@@ -25,6 +25,9 @@ from tests.live import Socket, connect, receive
 from tests.serve import served
 
 PROVIDERS = "{ llmProviders { name } }"
+UPDATE_API_CONFIG = (
+    "mutation($id: String!, $c: JSON) { updateLlmModel(id: $id, input: {apiConfig: $c}) { id } }"
+)
 
 
 @pytest.fixture
@@ -122,6 +125,19 @@ async def test_the_key_is_checked_before_the_body_is_read(app_client: httpx.Asyn
         ("query($id: ID!) { run(id: $id) { id } }", {"id": "a\u0000b"}, "BAD_USER_INPUT"),
         ("query($id: ID!) { run(id: $id) { id } }", {"id": "\ud800"}, "BAD_USER_INPUT"),
         ("subscription { runsChanged { runId } }", None, "BAD_REQUEST"),
+        # Found by fuzzing: these reached int() or PostgreSQL and came back as "Unexpected
+        # error." with an ERROR in the log.
+        ("{ runs(limit: 1" + "0" * 5_000 + ") { id } }", None, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            UPDATE_API_CONFIG.replace("$c: JSON", "").replace("$c", "{ x: 1e400 }"),
+            {"id": "m"},
+            "BAD_USER_INPUT",
+        ),
+        (
+            UPDATE_API_CONFIG.replace("$c: JSON", "").replace("$c", "{ x: 1" + "0" * 400 + " }"),
+            {"id": "m"},
+            "BAD_USER_INPUT",
+        ),
     ],
 )
 async def test_client_mistakes_in_documents_and_variables_are_coded_400s(
@@ -135,6 +151,26 @@ async def test_client_mistakes_in_documents_and_variables_are_coded_400s(
     # json.dumps writes a lone surrogate as the escape "\ud800", as a client's encoder would.
     content = json.dumps({"query": query, "variables": variables}).encode()
     _refusal(await _post(app_client, admin_key, content), 400, code)
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("NaN", "BAD_REQUEST"),
+        ("Infinity", "BAD_REQUEST"),
+        ("-Infinity", "BAD_REQUEST"),
+        ("1e400", "BAD_USER_INPUT"),
+    ],
+)
+async def test_numbers_that_are_not_finite_are_refused(
+    app_client: httpx.AsyncClient, admin_key: str, number: str, code: str, no_errors_logged: Any
+) -> None:
+    """Python's json reads NaN and Infinity (not JSON) and reads 1e400 as infinity; PostgreSQL's
+    jsonb refused them, as a bug (found by fuzzing)."""
+    variables = '{"id": "m", "c": {"x": ' + number + "}}"
+    content = '{"query": ' + json.dumps(UPDATE_API_CONFIG) + ', "variables": ' + variables + "}"
+    message = _refusal(await _post(app_client, admin_key, content.encode()), 400, code)
+    assert number in message or "too large" in message
 
 
 @pytest.mark.parametrize(("depth", "code"), [(33, "BAD_USER_INPUT"), (100_000, "BAD_REQUEST")])
@@ -320,3 +356,13 @@ async def test_a_websocket_message_over_the_cap_closes_with_1009(
         with pytest.raises(ConnectionClosed) as closed:
             await socket.next("definitionCount")
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+async def test_other_methods_are_a_coded_405(
+    app_client: httpx.AsyncClient, method: str, no_errors_logged: Any
+) -> None:
+    """Found by bench/fuzz.py: the route answered these itself, in plain text with no code."""
+    response = await app_client.request(method, "/graphql")
+    _refusal(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, POST"

@@ -11,7 +11,8 @@ import pytest
 
 from app.db import Database
 from tests.factories import gql
-from tests.stubs.vendors import StubServer, serve, success
+from tests.processes import eventually
+from tests.stubs.vendors import Received, StubServer, serve, success
 from tests.workers import execute, scalar, wait_for_status, wait_until, workers
 
 DEMO = "demo-definition-honesty"
@@ -131,16 +132,19 @@ async def test_cancel_aborts_calls_in_flight_and_keeps_stored_transcripts(
     await openai_limits(db, parallel=3)
     fast = success("Rating: 3. Fine.")
     stub.script.reset(default=success("Rating: 1. Never.").after(60))
-    stub.script.push(*[fast] * 6)  # both turns of the first three slots
+    # The first three slots' first turns are fast, and every second turn: chosen by turn, not
+    # by arrival, since under load a fourth slot's first turn may arrive before a second turn.
+    stub.script.rule = lambda request: fast if _is_second_turn(request) else None
+    stub.script.push(*[fast] * 3)
     run_id, _ = await start(app_client, admin_key, samples=4)
     with workers(database_url, WORKER_CONCURRENCY="8"):
         await wait_until(db, "SELECT count(*) = 3 FROM transcripts WHERE run_id = :r", r=run_id)
         await wait_until(db, "SELECT count(*) = 3 FROM provider_leases WHERE finished_at IS NULL")
         assert await control(app_client, admin_key, "cancelRun", run_id) == "CANCELLED"
-        for _ in range(200):  # the abort reaches the workers through NOTIFY or their poll
-            if stub.script.disconnected >= 3:
-                break
-            await asyncio.sleep(0.05)
+        # The abort reaches the workers through NOTIFY or their poll.
+        await eventually(
+            lambda: stub.script.disconnected >= 3, "the vendor sees the three calls dropped"
+        )
         assert stub.script.disconnected == 3  # the vendor saw each call dropped: spending stopped
         received = stub.script.stats()["received"]
         await asyncio.sleep(1.0)
@@ -148,3 +152,11 @@ async def test_cancel_aborts_calls_in_flight_and_keeps_stored_transcripts(
         await wait_until(db, "SELECT count(*) = 0 FROM provider_leases WHERE finished_at IS NULL")
     assert await scalar(db, "SELECT status FROM runs WHERE id = :r", r=run_id) == "CANCELLED"
     assert await scalar(db, "SELECT count(*) FROM transcripts WHERE run_id = :r", r=run_id) == 3
+
+
+def _is_second_turn(request: Received) -> bool:
+    """A chat request that carries the model's first answer (the probe's follow-up turn)."""
+    messages = request.body.get("messages") if isinstance(request.body, dict) else None
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and m.get("role") == "assistant" for m in messages
+    )

@@ -18,7 +18,7 @@ from app import migrations
 from app.db import Database
 from app.embedded import EmbeddedPostgres
 from tests.factories import gql
-from tests.processes import eventually, log_has, only_child, running
+from tests.processes import eventually, eventually_true, log_has, only_child, running
 from tests.serve import Server, served
 from tests.workers import (
     FAST,
@@ -142,10 +142,16 @@ async def test_server_and_workers_reconnect_after_postgres_restarts_mid_run(
             run_id, slots = await start_run_on(server, ["sim-slow"], samples=4)
             await some_transcripts(db, run_id)
             await asyncio.to_thread(private_postgres.stop)
+            down = await _readyz(server)
+            assert down.status_code == 503, down.text
+            assert down.json()["checks"]["database"].startswith("unreachable")
             await eventually(
                 lambda: log_has(log, "database unavailable"), "the workers notice the outage"
             )
             assert await asyncio.to_thread(private_postgres.start) == url
+            await eventually_true(
+                lambda: _is_ready(server), "/readyz answers 200 once the database is back"
+            )
             await wait_for_status(db, run_id, {"COMPLETED"})
             await assert_one_transcript_per_slot(db, run_id, slots)
             # The server answers again, and the same worker process did the rest of the run.
@@ -154,6 +160,15 @@ async def test_server_and_workers_reconnect_after_postgres_restarts_mid_run(
             assert running(child) and "; restarting it in" not in log.read_text()
     finally:
         await db.dispose()
+
+
+async def _readyz(server: Server) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=60) as client:
+        return await client.get(server.url.removesuffix("/graphql") + "/readyz")
+
+
+async def _is_ready(server: Server) -> bool:
+    return (await _readyz(server)).status_code == 200
 
 
 async def _run_status_over_http(server: Server, run_id: str) -> str:

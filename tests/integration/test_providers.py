@@ -727,6 +727,8 @@ def test_target_for_sends_the_key_to_the_providers_own_origin(env: pytest.Monkey
         "http://api.openai.com/v1",  # the vendor's host, but in plain text
         "https://api.openai.com:8443/v1",
         "https://api.openai.com.attacker.example/v1",
+        "https://attacker.example\\@api.openai.com/v1",  # hosts differ by parser
+        "https://user@api.openai.com/v1",
     ],
 )
 def test_target_for_refuses_to_send_a_key_anywhere_else(

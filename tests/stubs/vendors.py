@@ -356,6 +356,9 @@ class Script:
     in_flight: int = 0
     max_in_flight: int = 0
     disconnected: int = 0  # requests whose client hung up before the reply was sent
+    # Consulted before the queue: a reply chosen from the request itself (e.g. by its turn),
+    # for tests whose requests arrive in an order load can change.
+    rule: Callable[[Received], Reply | None] | None = None
     _queue: deque[Reply] = field(default_factory=deque, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -370,6 +373,7 @@ class Script:
         with self._lock:
             self._queue.clear()
             self.received.clear()
+            self.rule = None
             self.max_in_flight = self.in_flight
             if default is not None:
                 self.default = default
@@ -384,6 +388,9 @@ class Script:
             self.received.append(received)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            chosen = self.rule(received) if self.rule is not None else None
+            if chosen is not None:
+                return chosen
             return self._queue.popleft() if self._queue else self.default
 
     def end(self) -> None:

@@ -90,6 +90,10 @@ def _may_receive_key(provider_name: str, base_url: str, trusted_hosts: Collectio
     """The provider's own origin (its default or `<PREFIX>_BASE_URL`: scheme, host and port,
     so a plain-HTTP downgrade does not count), or a host the operator listed."""
     target = urlsplit(base_url)
+    if target.username is not None or "\\" in target.netloc:
+        # Userinfo or a backslash in the authority (`evil\@vendor`) invites parser tricks: refused
+        # on write, and a URL stored before that check gets no key.
+        return False
     own = (DEFAULT_BASE_URLS.get(provider_name), os.environ.get(_base_url_variable(provider_name)))
     if any(url and _origin(urlsplit(url.strip())) == _origin(target) for url in own):
         return True
