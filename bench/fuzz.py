@@ -181,7 +181,11 @@ def _method(keys: fuzzing.Keys, rng: random.Random) -> fuzzing.Request:
     headers, refused = _key(keys, rng)
     method = rng.choice(["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
     query_string = "query=%7B%20definitionCount%20%7D" if method == "GET" else ""
-    return fuzzing.Request(method, headers, query_string=query_string, expects_401=refused)
+    # A method /graphql does not serve is refused first (405), whatever the key.
+    answered_405 = method not in ("GET", "HEAD", "POST")
+    return fuzzing.Request(
+        method, headers, query_string=query_string, expects_401=refused and not answered_405
+    )
 
 
 def _doubling_fragments(levels: int) -> str:
@@ -281,11 +285,20 @@ class ServerLog:
 
     stream: IO[str]
     errors: list[str] = field(default_factory=list)
+    # A bug's whole record (its message and traceback), to print after the figures.
+    details: list[str] = field(default_factory=list)
 
     def drain(self) -> None:
+        in_traceback = False
         for line in self.stream:
-            if line.startswith("ERROR") or line.startswith("Traceback"):
-                self.errors.append(line.rstrip())
+            text = line.rstrip()
+            if " ERROR " in text[:40] or text.startswith("Traceback"):
+                self.errors.append(text)
+                in_traceback = True
+            elif not line[:1].isspace() and not text.startswith(("Traceback", "During")):
+                in_traceback = in_traceback and not text[:4].isdigit()
+            if in_traceback and len(self.details) < 200:
+                self.details.append(text)
 
 
 @dataclass
@@ -332,6 +345,8 @@ def print_figures(tally: Tally, log: ServerLog, floor: float, rss: float) -> Non
     print(f"fuzz: connections closed without an answer {len(tally.dropped)}", flush=True)
     for line in (tally.violations + log.errors + tally.dropped)[:12]:
         print(f"  {line[:400]}", flush=True)
+    for line in log.details[:80]:
+        print(f"  | {line[:300]}", flush=True)
     ordered = sorted(tally.latencies)
     p50, p99 = statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99)] * 1000
     report(
