@@ -31,6 +31,8 @@ TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 RUN_CATEGORIES = ("PILOT", "PRODUCTION", "REPLICATION", "VALIDATION", "UNKNOWN_LEGACY")
 PRIORITIES = ("LOW", "NORMAL", "HIGH")
 PROBE_STATUSES = ("SUCCESS", "FAILED")
+# Why the server paused a run by itself; a pause a person asked for has none.
+PAUSE_REASONS = ("BUDGET_EXHAUSTED", "PROVIDER_SUSPENDED")
 
 
 class Run(SQLModel, table=True):
@@ -58,6 +60,8 @@ class Run(SQLModel, table=True):
         default=1, sa_column_kwargs={"server_default": "1", "nullable": False}
     )
     max_budget_usd: float | None = Field(default=None, sa_type=sa.Double)
+    # Set with status PAUSED when the server paused the run (PAUSE_REASONS); cleared on resume.
+    pause_reason: str | None = None
     started_at: datetime | None = timestamp_field()
     completed_at: datetime | None = timestamp_field()
     created_at: datetime | None = created_at_field()
@@ -69,6 +73,10 @@ class Run(SQLModel, table=True):
         check_in("status", RUN_STATUSES, "ck_runs_status"),
         check_in("run_category", RUN_CATEGORIES, "ck_runs_category"),
         check_in("priority", PRIORITIES, "ck_runs_priority"),
+        sa.CheckConstraint(
+            "pause_reason IN ('BUDGET_EXHAUSTED', 'PROVIDER_SUSPENDED')",
+            name="ck_runs_pause_reason",
+        ),
         sa.CheckConstraint("total_slots >= 0", name="ck_runs_total_slots"),
         sa.CheckConstraint(
             "samples_per_scenario BETWEEN 1 AND 100", name="ck_runs_samples_per_scenario"

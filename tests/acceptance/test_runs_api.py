@@ -613,3 +613,13 @@ async def test_pause_racing_cancel_ends_consistent(db: Database) -> None:
             continue
         assert final == "CANCELLED"
         assert [str(r) for r in results] == ["Cannot pause run in CANCELLED state", "ok"]
+
+
+async def test_a_pause_a_person_asked_for_has_no_reason(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database
+) -> None:
+    definition = await make_definition(db)
+    run = await make_run(db, definition, models=["sim-steady"], status="RUNNING")
+    query = "mutation($id: ID!) { pauseRun(runId: $id) { status pauseReason } }"
+    body = await gql(app_client, query, {"id": run.id}, key=admin_key)
+    assert body["data"]["pauseRun"] == {"status": "PAUSED", "pauseReason": None}

@@ -109,6 +109,14 @@ class Run:
             row=row,
         )
 
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Why the server paused this run: BUDGET_EXHAUSTED (its maxBudgetUsd is "
+        "spent) or PROVIDER_SUSPENDED (every open slot is on a suspended provider); null when "
+        "it is not paused or a person paused it."
+    )
+    def pause_reason(self) -> str | None:
+        return self.row.pause_reason
+
     @strawberry.field
     def definition_snapshot(self) -> JSON | None:
         return self.row.config.get("definitionSnapshot")

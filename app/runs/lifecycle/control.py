@@ -39,7 +39,9 @@ async def _require_live(session: AsyncSession, run_id: str) -> Run:
 async def _transition(
     session: AsyncSession, run_id: str, verb: str, allowed: tuple[str, ...], **values: Any
 ) -> Run:
-    """Move a live run from one of `allowed` to new values, or refuse with its current state."""
+    """Move a live run from one of `allowed` to new values, or refuse with its current state.
+    A person's transition clears the server's pause reason unless `values` set one."""
+    values.setdefault("pause_reason", None)
     stmt = (
         sa.update(Run)
         .where(col(Run.id) == run_id, col(Run.deleted_at).is_(None), col(Run.status).in_(allowed))
