@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import pubsub
 from app.db import check_in, created_at_field, id_field, timestamp_field
 from app.errors import NotFound, ValidationFailed, require_one_of
 
@@ -97,6 +98,7 @@ async def revoke_api_key(session: AsyncSession, ref: str) -> ApiKey:
         row.revoked_at = datetime.now(UTC)
         session.add(row)
         await session.flush()
+        await pubsub.publish_key_revoked(session, row.id)
     return row
 
 

@@ -9,6 +9,7 @@ codes are the API's, and operation names (which clients choose) are kept to the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -67,6 +68,17 @@ LISTEN_RECONNECTS = Counter(
 
 _names: set[str] = set()
 _names_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def subscribed(field: str) -> Iterator[None]:
+    """Counts one open subscription of `field` while the block runs."""
+    gauge = SUBSCRIPTIONS.labels(field)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
 
 
 def operation_label(name: str | None) -> str:

@@ -53,6 +53,17 @@ async def publish(session: AsyncSession, run_id: str, event: str, **fields: Any)
     )
 
 
+def api_key_topic(key_id: str) -> str:
+    """The broker key under which an API key's revocation is heard (not a run id)."""
+    return f"api-key:{key_id}"
+
+
+async def publish_key_revoked(session: AsyncSession, key_id: str) -> None:
+    """Tell every server process that this key is revoked: its open websockets close. Run
+    feeds ignore the event (it is not a run event)."""
+    await publish(session, api_key_topic(key_id), "apiKeyRevoked")
+
+
 class Broker:
     """Routes each notification on `channel` to the handlers of its `runId` and of `ALL`.
 

@@ -1,4 +1,6 @@
-"""graphql-transport-ws: a `subscribe` payload gets the same checks as an HTTP body.
+"""graphql-transport-ws: a `subscribe` payload gets the same checks as an HTTP body, and a
+connection lives only as long as its API key: revoking the key (`valuerank api-key revoke`,
+from any process) closes it with 4403 at once, through the LISTEN broker.
 
 Strawberry hands the payload's variables to graphql-core as they come; a NUL byte or an
 unpaired surrogate then fails deep in a resolver (a masked bug), and variables nested
@@ -8,18 +10,50 @@ thousands deep reach recursive coercion. Here they are refused first, with the o
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 
+from app import pubsub
 from app.graphql.context import Context
 from app.graphql.http import Refused, request_fields
 
+REVOKED_CODE = 4403
+REVOKED_REASON = "API key revoked"
+
 
 class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    _stop_hearing: Callable[[], None] | None = None
+    _closing: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        viewer, live = self.context.viewer, self.context.live
+        if self.connection_acknowledged and viewer is not None and live is not None:
+            self._stop_hearing = live.broker.subscribe(
+                pubsub.api_key_topic(viewer.key_id), self._on_revoked
+            )
+
+    def _on_revoked(self, message: pubsub.Message | None) -> None:
+        if message is not None and message.get("event") == "apiKeyRevoked":
+            self._closing = asyncio.create_task(
+                self.websocket.close(code=REVOKED_CODE, reason=REVOKED_REASON)
+            )
+
+    async def shutdown(self) -> None:
+        if self._stop_hearing is not None:
+            self._stop_hearing()
+            self._stop_hearing = None
+        await super().shutdown()
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: Any = message.get("payload")
         if self.connection_acknowledged and isinstance(payload, dict):

@@ -11,11 +11,11 @@ the last change is always delivered, so the final state always arrives.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 
-from app import pubsub
+from app import prometheus, pubsub
 from app.db import Database
 from app.errors import NotFound
 from app.runs import service
@@ -63,6 +63,13 @@ class LiveRuns:
 
     async def progress(self, run_id: str) -> AsyncIterator[Snapshot]:
         """The run's state now, then after each change, ending with its terminal state."""
+        # aclosing: when the subscriber leaves, the inner feed's watch ends now, not at GC.
+        with prometheus.subscribed("runProgress"):
+            async with aclosing(self._progress(run_id)) as snapshots:
+                async for snapshot in snapshots:
+                    yield snapshot
+
+    async def _progress(self, run_id: str) -> AsyncGenerator[Snapshot, None]:
         async with self._watch(run_id) as (feed, mailbox):
             await self.broker.ready()  # LISTEN first: nothing committed after the read is missed
             first = await feed.read()
@@ -89,15 +96,16 @@ class LiveRuns:
         unsubscribe = self.broker.subscribe(pubsub.ALL, on_message)
         try:
             await self.broker.ready()
-            while True:
-                await box.wait()
-                if box.resync_since is not None:
-                    since, box.resync_since = box.resync_since, None
-                    for missed in await self._changed_since(since):
-                        box.put(missed)
-                change = box.take()
-                if change is not None:
-                    yield change
+            with prometheus.subscribed("runsChanged"):
+                while True:
+                    await box.wait()
+                    if box.resync_since is not None:
+                        since, box.resync_since = box.resync_since, None
+                        for missed in await self._changed_since(since):
+                            box.put(missed)
+                    change = box.take()
+                    if change is not None:
+                        yield change
         finally:
             unsubscribe()
 
