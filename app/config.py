@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     """The longest wait before `serve` restarts a worker process."""
     worker_stable_seconds: float = Field(default=60.0, gt=0)
     """A worker process up this long counts as healthy again: its next death waits the least."""
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """A worker process serves /metrics, /healthz and /readyz on this port (at HOST); unset:
+    none (one port per process, so give each process on a host its own)."""
     stalled_model_seconds: float = Field(default=180.0, gt=0)
     """A model of a running run with work left and no success for this long is "stalled"."""
     provider_host_allowlist: Annotated[list[str], NoDecode] = []

@@ -32,8 +32,11 @@ class Readiness:
         return all(value in (OK, "idle") for value in self.checks.values())
 
 
-async def readiness(db: Database, broker: Broker, heads: frozenset[str]) -> Readiness:
-    checks = {"database": OK, "migrations": OK, "listen": broker.state}
+async def readiness(db: Database, broker: Broker | None, heads: frozenset[str]) -> Readiness:
+    """`broker` None: a process without subscriptions (a worker) has no LISTEN to check."""
+    checks = {"database": OK, "migrations": OK}
+    if broker is not None:
+        checks["listen"] = broker.state
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             current = await _schema_revisions(db)

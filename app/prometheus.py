@@ -66,6 +66,30 @@ LISTEN_RECONNECTS = Counter(
     "Times the LISTEN connection feeding subscriptions was re-established after a loss.",
 )
 
+# Worker processes (their own /metrics, WORKER_METRICS_PORT).
+PROVIDER_CALLS = Counter(
+    "valuerank_provider_calls_total",
+    "Calls to LLM providers, by provider and outcome (success, or the error kind: "
+    "RATE_LIMIT, SERVER_ERROR, TIMEOUT, QUOTA_EXHAUSTED, ..., or aborted).",
+    ["provider", "outcome"],
+)
+PROVIDER_LATENCY = Histogram(
+    "valuerank_provider_call_duration_seconds",
+    "Time one provider call took, whatever its outcome, by provider.",
+    ["provider"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300),
+)
+CALLS_IN_FLIGHT = Gauge(
+    "valuerank_provider_calls_in_flight",
+    "Provider calls started and not yet answered in this process, by provider.",
+    ["provider"],
+)
+QUEUE_JOBS = Gauge(
+    "valuerank_queue_jobs",
+    "Jobs waiting (todo) or running (doing) in each queue, read from the database at scrape.",
+    ["queue", "status"],
+)
+
 _names: set[str] = set()
 _names_lock = threading.Lock()
 

@@ -13,8 +13,9 @@ import signal
 from typing import Any
 
 from app import logs
-from app.config import get_settings, settings_table
-from app.db import describe, is_transient
+from app.config import Settings, get_settings, settings_table
+from app.db import Database, describe, is_transient
+from workers.http import serve_http
 from workers.runner import run_workers
 
 log = logging.getLogger("workers")
@@ -56,13 +57,32 @@ def main(argv: list[str] | None = None) -> None:
         watching = None
         if args.stop_with_parent is not None:
             watching = asyncio.create_task(_stop_when_orphaned(args.stop_with_parent, stop))
+        port = _metrics_port(settings, url, stop)
         try:
             await run_workers(settings, url, stop=stop)
         finally:
+            stop.set()
             if watching is not None:
                 watching.cancel()
+            if port is not None:
+                await port
 
     asyncio.run(serve())
+
+
+def _metrics_port(settings: Settings, url: str, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """The worker's HTTP port (workers/http.py) while it runs, when WORKER_METRICS_PORT is set."""
+    if settings.worker_metrics_port is None:
+        return None
+
+    async def serve() -> None:
+        db = Database(url, pool_size=1, max_overflow=1)
+        try:
+            await serve_http(db, settings.host, settings.worker_metrics_port or 0, stop)
+        finally:
+            await db.dispose()
+
+    return asyncio.create_task(serve(), name="worker-http")
 
 
 async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:

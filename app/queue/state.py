@@ -133,3 +133,16 @@ async def stalled_models_by_run(
     for row in rows:
         found[row.run_id].append(row.model_id)
     return found
+
+
+async def queue_depths(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Jobs waiting (todo) and running (doing), by queue: `{(queue, status): count}`."""
+    rows = await _rows(
+        session,
+        """
+        SELECT queue_name, status::text AS status, count(*) AS n FROM procrastinate_jobs
+        WHERE status IN ('todo', 'doing') GROUP BY queue_name, status
+        """,
+        {},
+    )
+    return {(r.queue_name, r.status): int(r.n) for r in rows}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from starlette.responses import Response
 
 from app.llm.providers import adapter_for, http, target_for
@@ -628,7 +629,34 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     ],
 )
 def test_adapter_for(provider: str, adapter: type) -> None:
-    assert isinstance(adapter_for(provider), adapter)
+    assert isinstance(adapter_for(provider).wire, adapter)
+
+
+async def test_every_call_is_counted_and_timed_by_provider_and_outcome() -> None:
+    def count(outcome: str) -> float:
+        labels = {"provider": "simulated", "outcome": outcome}
+        return REGISTRY.get_sample_value("valuerank_provider_calls_total", labels) or 0.0
+
+    def timed() -> float:
+        labels = {"provider": "simulated"}
+        return (
+            REGISTRY.get_sample_value("valuerank_provider_call_duration_seconds_count", labels)
+            or 0.0
+        )
+
+    before = (count("success"), count("BAD_REQUEST"), timed())
+    await adapter_for("simulated").complete(simulated(latencyMs=1))
+    with pytest.raises(ProviderError):
+        await adapter_for("simulated").complete(simulated(failAlways=True))
+    assert (count("success"), count("BAD_REQUEST"), timed()) == (
+        before[0] + 1,
+        before[1] + 1,
+        before[2] + 2,
+    )
+    in_flight = REGISTRY.get_sample_value(
+        "valuerank_provider_calls_in_flight", {"provider": "simulated"}
+    )
+    assert in_flight == 0
 
 
 def test_target_for_reads_key_and_default_base_url(env: pytest.MonkeyPatch) -> None:

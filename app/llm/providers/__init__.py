@@ -8,13 +8,22 @@ target's host: only to the provider's own base URL or a host the operator trusts
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from app import prometheus
 from app.llm.credentials import SIMULATED, env_prefix
 from app.llm.providers.anthropic import AnthropicAdapter
-from app.llm.providers.base import Adapter, ErrorKind, ProviderError, Target
+from app.llm.providers.base import (
+    Adapter,
+    ChatRequest,
+    Completion,
+    ErrorKind,
+    ProviderError,
+    Target,
+)
 from app.llm.providers.gemini import GeminiAdapter
 from app.llm.providers.openai import OpenAIAdapter
 from app.llm.providers.simulated import SimulatedAdapter
@@ -45,9 +54,39 @@ _ADAPTERS: dict[str, Adapter] = {
 }
 
 
-def adapter_for(provider_name: str) -> Adapter:
-    """Anthropic, Gemini or the simulated adapter by name; every other provider speaks OpenAI's."""
-    return _ADAPTERS.get(provider_name, _OPENAI_COMPATIBLE)
+def adapter_for(provider_name: str) -> MeasuredAdapter:
+    """Anthropic, Gemini or the simulated adapter by name; every other provider speaks OpenAI's.
+    Every call through it is counted and timed (app/prometheus.py)."""
+    return MeasuredAdapter(_ADAPTERS.get(provider_name, _OPENAI_COMPATIBLE), provider_name)
+
+
+class MeasuredAdapter:
+    """An adapter whose calls count toward the provider-call metrics: outcome, latency and
+    calls in flight, labelled by provider (a bounded set: the catalog's providers)."""
+
+    def __init__(self, adapter: Adapter, provider_name: str) -> None:
+        self.wire = adapter  # the adapter that speaks the vendor's format
+        self._provider = provider_name
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        in_flight = prometheus.CALLS_IN_FLIGHT.labels(self._provider)
+        outcome = "success"
+        started = time.perf_counter()
+        in_flight.inc()
+        try:
+            return await self.wire.complete(request)
+        except ProviderError as failed:
+            outcome = str(failed.kind)
+            raise
+        except BaseException:
+            outcome = "aborted"
+            raise
+        finally:
+            in_flight.dec()
+            prometheus.PROVIDER_LATENCY.labels(self._provider).observe(
+                time.perf_counter() - started
+            )
+            prometheus.PROVIDER_CALLS.labels(self._provider, outcome).inc()
 
 
 def target_for(
