@@ -11,11 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
+from procrastinate.job_context import JobContext
 
 from app.backoff import Backoff
 from app.config import Settings
 from app.db import Database, describe, is_transient
 from app.llm.providers import http
+from app.logs import log_context
 from app.queue import jobs as queue
 from app.queue.controls import DispatchSwitch
 from workers.app import build_app
@@ -66,6 +68,7 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
                 "update_heartbeat_interval": max(1.0, settings.stalled_worker_seconds / 3),
                 "stalled_worker_timeout": settings.stalled_worker_seconds,
                 "additional_context": {"runtime": runtime},
+                "worker_middleware": [job_log_context],
             }
             plans = [(queue.probe_queue(name), settings.worker_concurrency) for name in names] + [
                 (queue.SUMMARIZE_QUEUE, settings.summary_concurrency),
@@ -87,6 +90,15 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
             logging.getLogger(name).removeFilter(quiet)
         await http.aclose()
         await db.dispose()
+
+
+async def job_log_context(
+    call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Any
+) -> Any:
+    """Every line logged while a job runs names the job and its run (app/logs.py)."""
+    run_id = context.job.task_kwargs.get("runId")
+    with log_context(job_id=str(context.job.id), run_id=str(run_id) if run_id else None):
+        return await call_next()
 
 
 async def _when_reachable(

@@ -33,7 +33,12 @@ async def test_a_run_with_planned_retries_logs_no_traceback(
     # DEBUG shows Procrastinate's per-job lines, retries included; MAX_ATTEMPTS=2 makes half
     # the slots retry once and fail for good, which the probe stores (not a bug either).
     worker = start_worker(
-        database_url, log=log, LOG_LEVEL="debug", MAX_ATTEMPTS="2", RETRY_BASE_SECONDS="0"
+        database_url,
+        log=log,
+        LOG_LEVEL="debug",
+        LOG_FORMAT="json",
+        MAX_ATTEMPTS="2",
+        RETRY_BASE_SECONDS="0",
     )
     try:
         await wait_for_status(db, run_id, {"COMPLETED", "FAILED"})

@@ -7,10 +7,12 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 
 from app import logs
+from workers.runner import job_log_context
 
 
 @contextlib.contextmanager
@@ -102,3 +104,20 @@ def test_text_lines_name_the_context_and_per_job_lines_wait_for_debug() -> None:
         logging.getLogger("uvicorn.access").info("GET /healthz 200")
         (line,) = stream.getvalue().splitlines()
     assert line.endswith(" INFO workers.x [job=5]: hello")
+
+
+async def test_lines_logged_inside_a_job_name_the_job_and_its_run(
+    captured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, log = captured
+    job = SimpleNamespace(job=SimpleNamespace(id=7, task_kwargs={"runId": "run-3"}))
+
+    async def task() -> str:
+        log.warning("calling the provider")
+        return "done"
+
+    assert await job_log_context(task, job, None) == "done"  # type: ignore[arg-type]
+    log.warning("after the job")
+    inside, after = _lines(stream)
+    assert (inside["job_id"], inside["run_id"]) == ("7", "run-3")
+    assert "job_id" not in after
