@@ -84,6 +84,13 @@ CALLS_IN_FLIGHT = Gauge(
     "Provider calls started and not yet answered in this process, by provider.",
     ["provider"],
 )
+JOBS = Counter(
+    "valuerank_jobs_total",
+    "Jobs a worker process ran, by queue (probe_<provider>, summarize, maintenance) and "
+    "outcome: done, retry (planned: it runs again later), aborted (a cancel or a shutdown) "
+    "or error.",
+    ["queue", "outcome"],
+)
 QUEUE_JOBS = Gauge(
     "valuerank_queue_jobs",
     "Jobs waiting (todo) or running (doing) in each queue, read from the database at scrape.",

@@ -11,13 +11,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
+from procrastinate.exceptions import JobAborted
 from procrastinate.job_context import JobContext
 
 from app.backoff import Backoff
 from app.config import Settings
 from app.db import Database, describe, is_transient
 from app.llm.providers import http
+from app.llm.retry import RetryLater
 from app.logs import log_context
+from app.prometheus import JOBS
 from app.queue import jobs as queue
 from app.queue.controls import DispatchSwitch
 from workers.app import build_app
@@ -95,10 +98,23 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
 async def job_log_context(
     call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Any
 ) -> Any:
-    """Every line logged while a job runs names the job and its run (app/logs.py)."""
+    """Every line logged while a job runs names the job and its run (app/logs.py); every job
+    counts toward valuerank_jobs_total by queue and outcome."""
     run_id = context.job.task_kwargs.get("runId")
-    with log_context(job_id=str(context.job.id), run_id=str(run_id) if run_id else None):
-        return await call_next()
+    outcome = "error"
+    try:
+        with log_context(job_id=str(context.job.id), run_id=str(run_id) if run_id else None):
+            result = await call_next()
+        outcome = "done"
+        return result
+    except RetryLater:
+        outcome = "retry"
+        raise
+    except (asyncio.CancelledError, JobAborted):
+        outcome = "aborted"
+        raise
+    finally:
+        JOBS.labels(context.job.queue or "default", outcome).inc()
 
 
 async def _when_reachable(

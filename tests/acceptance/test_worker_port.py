@@ -70,3 +70,6 @@ async def test_the_worker_port_counts_calls_once_and_answers_probes(
     assert found[("valuerank_provider_call_duration_seconds_count", simulated)] == calls
     assert found[("valuerank_provider_calls_in_flight", simulated)] == 0
     assert todo not in found  # nothing waits any more
+    jobs = "valuerank_jobs_total"
+    assert found[(jobs, (("outcome", "done"), ("queue", "probe_simulated")))] == slots
+    assert found[(jobs, (("outcome", "done"), ("queue", "summarize")))] == slots

@@ -110,7 +110,7 @@ async def test_lines_logged_inside_a_job_name_the_job_and_its_run(
     captured: tuple[io.StringIO, logging.Logger],
 ) -> None:
     stream, log = captured
-    job = SimpleNamespace(job=SimpleNamespace(id=7, task_kwargs={"runId": "run-3"}))
+    job = SimpleNamespace(job=SimpleNamespace(id=7, queue="q", task_kwargs={"runId": "run-3"}))
 
     async def task() -> str:
         log.warning("calling the provider")
