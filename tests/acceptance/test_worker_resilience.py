@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -118,15 +120,20 @@ async def test_workers_ride_out_the_database_terminating_their_connections(
 
 
 @pytest.fixture
-async def private_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
-    """A PostgreSQL of this test's own, which it may stop and start."""
-    postgres = EmbeddedPostgres(tmp_path / "pg-data")
+async def private_postgres() -> AsyncIterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test's own, which it may stop and start. Its data lives outside
+    pytest's temporary root: that root is mode 0700 and another pytest session on the machine
+    re-tightens it, after which the unprivileged `pgserver` user can no longer stop or start
+    the server (pg_ctl: Permission denied)."""
+    data = Path(tempfile.mkdtemp(prefix="valuerank-private-pg-"))
+    postgres = EmbeddedPostgres(data)
     url = await asyncio.to_thread(postgres.start)
     try:
         await asyncio.to_thread(migrations.upgrade, url)
         yield postgres
     finally:
         await asyncio.to_thread(postgres.stop)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 async def test_server_and_workers_reconnect_after_postgres_restarts_mid_run(
