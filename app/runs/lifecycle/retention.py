@@ -125,3 +125,75 @@ async def delete_runs(session: AsyncSession, run_ids: list[str]) -> list[str]:
         await connection.execute(sa.delete(table).where(col(table.run_id).in_(ids)))
     await connection.execute(sa.delete(Run).where(col(Run.id).in_(ids)))
     return ids
+
+
+# Maintenance ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the maintenance job keeps: None keeps forever (the settings of the same names)."""
+
+    deleted_run_retention_days: int | None = None
+    transcript_content_ttl_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    purged_runs: int = 0
+    expiry_set: int = 0
+    content_cleared: int = 0
+
+
+# Rows changed per transaction by the content expiry: short transactions, steady progress.
+EXPIRY_BATCH = 5000
+_SET_EXPIRY = sa.text(
+    """
+    UPDATE transcripts SET content_expires_at = created_at + make_interval(days => :days)
+    WHERE id IN (SELECT id FROM transcripts WHERE content_expires_at IS NULL LIMIT :batch)
+    """
+)
+# The conversation goes; the decision, tokens, cost and timings stay. `{}` marks it cleared.
+_CLEAR_CONTENT = sa.text(
+    """
+    UPDATE transcripts SET content = '{}'::jsonb
+    WHERE id IN (SELECT id FROM transcripts
+                 WHERE content_expires_at <= now() AND content <> '{}'::jsonb LIMIT :batch)
+    """
+)
+
+
+async def apply_policy(db: Database, policy: Policy) -> RetentionReport:
+    """The maintenance job's retention: purge runs soft-deleted long enough ago, then date and
+    clear transcripts' conversations when a TTL is set."""
+    purged = expiry_set = cleared = 0
+    if policy.deleted_run_retention_days is not None:
+        purged = await purge_deleted(db, older_than_days=policy.deleted_run_retention_days)
+    if policy.transcript_content_ttl_days is not None:
+        days = policy.transcript_content_ttl_days
+        expiry_set = await _in_batches(db, _SET_EXPIRY, {"days": days})
+        cleared = await _in_batches(db, _CLEAR_CONTENT, {})
+    return RetentionReport(purged, expiry_set, cleared)
+
+
+async def purge_deleted(db: Database, *, older_than_days: int) -> int:
+    """Hard-delete the runs soft-deleted more than `older_than_days` days ago."""
+    stmt = sa.select(col(Run.id)).where(
+        col(Run.deleted_at) < sa.func.now() - sa.func.make_interval(0, 0, 0, older_than_days)
+    )
+    async with db.session() as session:
+        ids = [str(i) for i in (await (await session.connection()).execute(stmt)).scalars()]
+    return len(await delete_in_batches(db, ids))
+
+
+async def _in_batches(db: Database, statement: sa.TextClause, params: dict[str, Any]) -> int:
+    total = 0
+    while True:
+        async with db.transaction() as session:
+            result = await (await session.connection()).execute(
+                statement, {**params, "batch": EXPIRY_BATCH}
+            )
+        changed = int(result.rowcount or 0)
+        total += changed
+        if changed < EXPIRY_BATCH:
+            return total
