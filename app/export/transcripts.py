@@ -51,7 +51,7 @@ ORDER BY t.model_id, t.created_at, t.id
 """
 
 
-def _csv_select() -> str:
+def csv_select() -> str:
     listed = ", ".join(
         f"{expr}::text AS {name}" if name == "dimension_values" else f"{expr} AS {name}"
         for name, expr in COLUMNS
@@ -61,7 +61,7 @@ def _csv_select() -> str:
 
 def csv_chunks(db: Database, run_id: str) -> AsyncIterator[bytes]:
     """The run's transcripts as CSV with a header row."""
-    copy = "COPY (" + _csv_select() + ") TO STDOUT WITH (FORMAT csv, HEADER true)"
+    copy = "COPY (" + csv_select() + ") TO STDOUT WITH (FORMAT csv, HEADER true)"
     statement = sql.SQL(copy).format(run_id=sql.Literal(run_id))
     return stream.copy_out(db, statement)
 
