@@ -1,6 +1,6 @@
 """Reading a large result in bounded memory: COPY ... TO STDOUT, or a server-side cursor.
 
-Both hold one connection for the export's duration, in one read-only transaction (a consistent
+Both hold one session's connection for the export's duration, in one read-only transaction (a consistent
 snapshot: rows committed meanwhile are not half in, half out), and yield chunks of about
 `CHUNK_BYTES`: one HTTP write per chunk, not per row.
 """
@@ -26,8 +26,8 @@ def iso(column: str) -> str:
 
 async def copy_out(db: Database, statement: sql.Composed) -> AsyncIterator[bytes]:
     """The output of a `COPY (...) TO STDOUT` statement, in chunks."""
-    async with db.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
+    async with db.session() as session:
+        raw = await (await session.connection()).get_raw_connection()
         driver: AsyncConnection[object] = raw.driver_connection  # type: ignore[assignment]
         await driver.execute("SET TRANSACTION READ ONLY")
         async with driver.cursor() as cursor, cursor.copy(statement) as copy:
@@ -43,7 +43,8 @@ async def copy_out(db: Database, statement: sql.Composed) -> AsyncIterator[bytes
 
 async def lines(db: Database, statement: sa.Executable) -> AsyncIterator[bytes]:
     """Each row's only (text) column as one line, in chunks."""
-    async with db.engine.connect() as connection:
+    async with db.session() as session:
+        connection = await session.connection()
         await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
         result = await connection.stream(statement.execution_options(yield_per=ROWS_PER_FETCH))
         buffer: list[str] = []
@@ -64,7 +65,8 @@ def _joined(texts: list[str]) -> bytes:
 
 async def row_batches(db: Database, statement: sa.Executable) -> AsyncIterator[list[sa.RowMapping]]:
     """The rows of `statement` as mappings, `ROWS_PER_FETCH` at a time."""
-    async with db.engine.connect() as connection:
+    async with db.session() as session:
+        connection = await session.connection()
         await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
         result = await connection.stream(statement.execution_options(yield_per=ROWS_PER_FETCH))
         async for rows in result.mappings().partitions():
