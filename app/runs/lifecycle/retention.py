@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import pubsub
 from app.db import Database
 from app.errors import ValidationFailed
 from app.llm import limits
@@ -124,6 +125,9 @@ async def delete_runs(session: AsyncSession, run_ids: list[str]) -> list[str]:
     for table in DEPENDENTS:
         await connection.execute(sa.delete(table).where(col(table.run_id).in_(ids)))
     await connection.execute(sa.delete(Run).where(col(Run.id).in_(ids)))
+    for run_id in ids:
+        # Watchers (runsChanged, a run's feed) learn it is gone, as after deleteRun.
+        await pubsub.publish(session, run_id, "deleted")
     return ids
 
 
@@ -150,10 +154,12 @@ EXPIRY_BATCH = 5000
 _SET_EXPIRY = sa.text(
     """
     UPDATE transcripts SET content_expires_at = created_at + make_interval(days => :days)
-    WHERE id IN (SELECT id FROM transcripts WHERE content_expires_at IS NULL LIMIT :batch)
+    WHERE id IN (SELECT id FROM transcripts
+                 WHERE content_expires_at IS NULL AND content <> '{}'::jsonb LIMIT :batch)
     """
 )
 # The conversation goes; the decision, tokens, cost and timings stay. `{}` marks it cleared.
+# Both statements say `content <> '{}'` so that they read ix_transcripts_content_expiry.
 _CLEAR_CONTENT = sa.text(
     """
     UPDATE transcripts SET content = '{}'::jsonb
