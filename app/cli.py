@@ -1,4 +1,5 @@
-"""`valuerank`: serve, migrate, seed, api-key create/list/revoke, export-schema, worker, watch."""
+"""`valuerank`: serve, migrate, seed, api-key create/list/revoke, export, export-schema, worker,
+watch."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from app import logs
 from app.config import Settings, get_settings, settings_table
+from app.export import cli as export_cli
 
 SETTINGS_EPILOG = (
     "settings (environment variables, or a .env file in the working directory):\n"
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("ref", metavar="ID_OR_HINT")
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--check", metavar="FILE", help="fail if FILE differs from the code's SDL")
+    export_cli.add_parser(commands)
     commands.add_parser(
         "worker",
         help="run job workers",
@@ -88,6 +91,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _with_database(settings, lambda url: asyncio.run(_seed(url)))
     if args.command == "api-key":
         return _with_database(settings, lambda url: asyncio.run(_api_key(url, args)))
+    if args.command == "export":
+        return _with_database(settings, lambda url: export_cli.run(url, args))
     if args.command == "export-schema":
         return _export_schema(args.check)
     if args.command == "worker":

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     """When the recovery sweep runs (cron; a 6th field is seconds)."""
     stalled_worker_seconds: float = Field(default=30.0, gt=0)
     """A worker with no heartbeat for this long is dead; its running jobs are retried."""
+    deleted_run_retention_days: int | None = Field(default=30, ge=0)
+    """The maintenance job deletes for good, with all that belongs to them, runs soft-deleted
+    (`deleteRun`) more than this many days ago. Unset: deleted runs are kept."""
+    transcript_content_ttl_days: int | None = Field(default=None, ge=0)
+    """When set, a transcript's conversation is cleared this many days after it was stored
+    (`contentExpiresAt`, filled in by the maintenance job); its decision, tokens, cost and
+    timings stay. Unset: conversations are kept."""
+    finished_job_retention_hours: int = Field(default=168, ge=1)
+    """The maintenance job deletes queue jobs finished (succeeded, failed, cancelled, aborted)
+    more than this many hours ago, with Procrastinate's own `delete_old_jobs`."""
     worker_restart_seconds: float = Field(default=1.0, ge=0)
     """`serve` restarts a worker process that died after this long, doubling with each quick
     death."""

@@ -30,6 +30,7 @@ from app.backoff import Backoff
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
+from app.export import http as export
 from app.graphql.context import Context
 from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
@@ -209,6 +210,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/readyz", health.readyz),
             Route("/health", health.healthz),  # the earlier name, kept for existing probes
             Route("/metrics", prometheus.metrics),
+            *export.routes(),
         ],
         lifespan=lifespan,
         middleware=[

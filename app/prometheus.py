@@ -21,7 +21,22 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/health", "/metrics"})
+ROUTES = frozenset(
+    {
+        "/graphql",
+        "/healthz",
+        "/readyz",
+        "/health",
+        "/metrics",
+        "/export/runs.json",
+        "/export/runs.csv",
+        "/export/runs/{id}/transcripts.csv",
+        "/export/runs/{id}/transcripts.jsonl",
+        "/export/runs/{id}/manifest.json",
+    }
+)
+# A run's export: its id becomes `{id}` in the label (a label never holds an id).
+_RUN_EXPORT = re.compile(r"^/export/runs/[^/]+/")
 MAX_OPERATION_NAMES = 100
 ANONYMOUS = "anonymous"
 OTHER = "other"
@@ -128,6 +143,7 @@ def operation_label(name: str | None) -> str:
 
 
 def route_label(path: str) -> str:
+    path = _RUN_EXPORT.sub("/export/runs/{id}/", path)
     return path if path in ROUTES else OTHER
 
 

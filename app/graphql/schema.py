@@ -23,6 +23,7 @@ from app.prometheus import OperationMetrics
 from app.queue.graphql import QueueMutation, QueueQuery
 from app.runs.graphql.mutation import RunMutation
 from app.runs.graphql.query import RunQuery
+from app.runs.graphql.retention import RetentionMutation
 from app.runs.graphql.subscriptions import RunSubscription
 from app.transcripts.graphql import TranscriptQuery
 
@@ -33,7 +34,7 @@ class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
 
 
 @strawberry.type
-class Mutation(RunMutation, QueueMutation, DefinitionMutation, LlmMutation):
+class Mutation(RunMutation, RetentionMutation, QueueMutation, DefinitionMutation, LlmMutation):
     pass
 
 

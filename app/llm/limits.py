@@ -124,3 +124,11 @@ async def prune(db: Database) -> int:
     async with db.transaction() as session:
         pruned = (await (await session.connection()).execute(_PRUNE)).scalar_one()
     return int(pruned)
+
+
+async def forget_runs(session: AsyncSession, run_ids: list[str]) -> int:
+    """Delete the leases taken for these runs (purged runs); the start counts, which hold no
+    run, stay until `prune`."""
+    stmt = sa.text("DELETE FROM provider_leases WHERE run_id = ANY(CAST(:ids AS text[]))")
+    result = await (await session.connection()).execute(stmt, {"ids": run_ids})
+    return int(result.rowcount or 0)

@@ -131,3 +131,16 @@ async def abort_running(session: AsyncSession, run_id: str) -> int:
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+async def delete_jobs_of_runs(session: AsyncSession, run_ids: list[str]) -> int:
+    """Delete every job of these runs that no worker holds (a purged run keeps no trace in
+    the queue); return how many."""
+    return await _execute(
+        session,
+        """
+        DELETE FROM procrastinate_jobs
+        WHERE (args->>'runId') = ANY(CAST(:run_ids AS text[])) AND status <> 'doing'
+        """,
+        {"run_ids": run_ids},
+    )

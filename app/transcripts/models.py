@@ -56,6 +56,13 @@ class Transcript(SQLModel, table=True):
             postgresql_where=sa.text("deleted_at IS NULL"),
         ),
         sa.Index("ix_transcripts_run_model_created", "run_id", "model_id", "created_at"),
+        # The maintenance job's content expiry (runs/lifecycle/retention.py): transcripts whose
+        # conversation is still there, undated (null) or by when it expires.
+        sa.Index(
+            "ix_transcripts_content_expiry",
+            "content_expires_at",
+            postgresql_where=sa.text("content <> '{}'::jsonb"),
+        ),
         sa.CheckConstraint(
             "decision_code IS NULL OR decision_code IN ('1', '2', '3', '4', '5', 'other')",
             name="ck_transcripts_decision_code",

@@ -15,7 +15,7 @@ from app.errors import NotFound
 from app.llm import limits
 from app.queue import stalled
 from app.runs import state
-from app.runs.lifecycle import control
+from app.runs.lifecycle import control, retention
 from app.runs.models import Run
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,19 @@ async def sweep(db: Database, *, seconds_since_heartbeat: float) -> SweepReport:
     return SweepReport(detected=detected, recovered=recovered, errors=errors)
 
 
-async def maintain(db: Database, *, seconds_since_heartbeat: float) -> SweepReport:
-    """The periodic maintenance: the recovery sweep, then pruning the provider leases and
-    start counts too old to matter to any limit."""
+async def maintain(
+    db: Database,
+    *,
+    seconds_since_heartbeat: float,
+    policy: retention.Policy | None = None,
+) -> SweepReport:
+    """The periodic maintenance: the recovery sweep, pruning the provider leases and start
+    counts too old to matter to any limit, then the retention `policy` (retention.py)."""
     report = await sweep(db, seconds_since_heartbeat=seconds_since_heartbeat)
     pruned = await limits.prune(db)
     if report.detected or report.errors:
         log.info("recovery: %s (pruned %d leases)", report, pruned)
+    kept = await retention.apply_policy(db, policy or retention.Policy())
+    if kept != retention.RetentionReport():
+        log.info("retention: %s", kept)
     return report
