@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.graphql.context import Info
-from app.runs import service
+from app.runs import events, service
 from app.runs.lifecycle import control, recovery, start
 
 if TYPE_CHECKING:
@@ -73,6 +76,20 @@ class RestartSummarizationPayload:
 InputArg = strawberry.argument(name="input")
 
 
+def actor(info: Info) -> str:
+    """Who asks, as the run's status log names them: the API key's name."""
+    viewer = info.context.viewer
+    return viewer.name if viewer is not None else "anonymous"
+
+
+@asynccontextmanager
+async def acting(info: Info, operation: str) -> AsyncIterator[AsyncSession]:
+    """The mutation's unit of work, its status changes logged as the caller's `operation`."""
+    async with info.context.db.transaction() as session:
+        await events.act_as(session, actor(info), operation)
+        yield session
+
+
 @strawberry.type
 class RunMutation:
     @strawberry.mutation
@@ -95,42 +112,42 @@ class RunMutation:
             name=data.name,
             max_budget_usd=data.max_budget_usd,
         )
-        async with info.context.db.transaction() as session:
+        async with acting(info, "startRun") as session:
             started = await start.start_run(session, request)
         return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
 
     @strawberry.mutation
     async def pause_run(self, info: Info, run_id: strawberry.ID) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "pauseRun") as session:
             return Run.from_row(await control.pause_run(session, str(run_id)))
 
     @strawberry.mutation
     async def resume_run(self, info: Info, run_id: strawberry.ID) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "resumeRun") as session:
             return Run.from_row(await control.resume_run(session, str(run_id)))
 
     @strawberry.mutation
     async def cancel_run(self, info: Info, run_id: strawberry.ID) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "cancelRun") as session:
             return Run.from_row(await control.cancel_run(session, str(run_id)))
 
     @strawberry.mutation
     async def delete_run(self, info: Info, run_id: strawberry.ID) -> bool:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "deleteRun") as session:
             return await control.delete_run(session, str(run_id))
 
     @strawberry.mutation
     async def update_run(
         self, info: Info, run_id: strawberry.ID, data: Annotated[UpdateRunInput, InputArg]
     ) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "updateRun") as session:
             return Run.from_row(await control.rename_run(session, str(run_id), data.name))
 
     @strawberry.mutation
     async def cancel_summarization(
         self, info: Info, run_id: strawberry.ID
     ) -> CancelSummarizationPayload:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "cancelSummarization") as session:
             change = await control.cancel_summarization(session, str(run_id))
         return CancelSummarizationPayload(
             run=Run.from_row(change.run), cancelled_count=change.count
@@ -140,7 +157,7 @@ class RunMutation:
     async def restart_summarization(
         self, info: Info, run_id: strawberry.ID, force: bool | None = None
     ) -> RestartSummarizationPayload:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "restartSummarization") as session:
             change = await control.restart_summarization(session, str(run_id), force=bool(force))
         return RestartSummarizationPayload(run=Run.from_row(change.run), queued_count=change.count)
 
