@@ -181,3 +181,117 @@ async def test_run_stats_statements_do_not_grow_with_runs(
     await four_runs(db)
     await four_runs(db)
     assert await count() == few
+
+
+EVENTS = """query($id: ID!) { run(id: $id) {
+  status durationSeconds totalTokens
+  events { status previousStatus at reason actor }
+  stages { name status startedAt endedAt seconds } } }"""
+
+
+async def sql(db: Database, statement: str, **params: Any) -> None:
+    """A status change made by code that names no actor: a worker's, as far as the log knows."""
+    async with db.transaction() as session:
+        await session.exec(sa.text(statement).bindparams(**params))
+
+
+async def read_run(client: httpx.AsyncClient, key: str, run_id: str) -> dict[str, Any]:
+    body = await gql(client, EVENTS, {"id": run_id}, key=key)
+    assert "errors" not in body, body
+    run: dict[str, Any] = body["data"]["run"]
+    return run
+
+
+async def mutate(client: httpx.AsyncClient, key: str, verb: str, run_id: str) -> None:
+    body = await gql(
+        client, f"mutation($id: ID!) {{ {verb}(runId: $id) {{ id }} }}", {"id": run_id}, key=key
+    )
+    assert "errors" not in body, body
+
+
+async def test_every_status_change_is_logged_with_who_and_why(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database
+) -> None:
+    started = await gql(
+        app_client,
+        """mutation { startRun(input: {definitionId: "demo-definition-honesty",
+             models: ["sim-steady"]}) { run { id } } }""",
+        key=admin_key,
+    )
+    run_id = started["data"]["startRun"]["run"]["id"]
+    await sql(db, "UPDATE runs SET status = 'RUNNING', started_at = now() WHERE id = :r", r=run_id)
+    await mutate(app_client, admin_key, "pauseRun", run_id)
+    await mutate(app_client, admin_key, "resumeRun", run_id)
+    await sql(
+        db,
+        "UPDATE runs SET status = 'PAUSED', pause_reason = 'BUDGET_EXHAUSTED' WHERE id = :r",
+        r=run_id,
+    )
+    await mutate(app_client, admin_key, "resumeRun", run_id)
+    await sql(db, "UPDATE runs SET name = 'renamed' WHERE id = :r", r=run_id)  # no status change
+    await sql(db, "UPDATE runs SET status = 'SUMMARIZING' WHERE id = :r", r=run_id)
+    await sql(
+        db, "UPDATE runs SET status = 'COMPLETED', completed_at = now() WHERE id = :r", r=run_id
+    )
+    run = await read_run(app_client, admin_key, run_id)
+    logged = [(e["previousStatus"], e["status"], e["actor"], e["reason"]) for e in run["events"]]
+    assert logged == [
+        (None, "PENDING", "test admin", "startRun"),
+        ("PENDING", "RUNNING", "worker", None),
+        ("RUNNING", "PAUSED", "test admin", "pauseRun"),
+        ("PAUSED", "RUNNING", "test admin", "resumeRun"),
+        ("RUNNING", "PAUSED", "budget", "BUDGET_EXHAUSTED"),
+        ("PAUSED", "RUNNING", "test admin", "resumeRun"),
+        ("RUNNING", "SUMMARIZING", "worker", None),
+        ("SUMMARIZING", "COMPLETED", "worker", None),
+    ]
+    at = [datetime.fromisoformat(e["at"]) for e in run["events"]]
+    assert at == sorted(at)
+    probing, summarizing = run["stages"]
+    assert probing == {
+        "name": "PROBING",
+        "status": "COMPLETED",
+        "startedAt": run["events"][1]["at"],
+        "endedAt": run["events"][6]["at"],
+        "seconds": (at[6] - at[1]).total_seconds(),
+    }
+    assert summarizing == {
+        "name": "SUMMARIZING",
+        "status": "COMPLETED",
+        "startedAt": run["events"][6]["at"],
+        "endedAt": run["events"][7]["at"],
+        "seconds": (at[7] - at[6]).total_seconds(),
+    }
+    assert run["durationSeconds"] is not None and run["durationSeconds"] >= 0
+    assert run["totalTokens"] == 0
+
+
+async def test_the_log_is_append_only_and_names_recovery(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database
+) -> None:
+    definition = await make_definition(db)
+    s0, s1 = await scenario_ids(db, definition.id)
+    run = await make_run(db, definition, status="RUNNING", started_at=day(0))
+    await add_slot(db, run, s0, "sim-steady", cost=0.01)
+    await add_slot(db, run, s1, "sim-steady", cost=0.01)
+    body = await gql(
+        app_client,
+        "mutation($id: ID!) { recoverRun(runId: $id) { action run { status } } }",
+        {"id": run.id},
+        key=admin_key,
+    )
+    assert body["data"]["recoverRun"] == {"action": "ADVANCED", "run": {"status": "SUMMARIZING"}}
+    found = await read_run(app_client, admin_key, run.id)
+    assert [(e["status"], e["actor"]) for e in found["events"]] == [
+        ("RUNNING", "worker"),
+        ("SUMMARIZING", "recovery"),
+    ]
+    assert found["totalTokens"] == 60
+    assert [s["status"] for s in found["stages"]] == ["COMPLETED", "SUMMARIZING"]
+    assert found["stages"][1]["seconds"] is None
+    try:
+        await sql(db, "UPDATE run_events SET actor = 'someone else' WHERE run_id = :r", r=run.id)
+    except sa.exc.DBAPIError as exc:
+        assert "run_events is append-only" in str(exc)
+    else:
+        raise AssertionError("run_events accepted an update")
