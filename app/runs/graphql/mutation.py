@@ -10,8 +10,8 @@ import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.graphql.context import Info
-from app.runs import events, service
-from app.runs.lifecycle import control, recovery, start
+from app.runs import events, provenance, service
+from app.runs.lifecycle import control, recovery, rerun, start
 
 if TYPE_CHECKING:
     pass
@@ -49,6 +49,21 @@ class StartRunInput:
     max_budget_usd: float | None = None
 
 
+@strawberry.input(description="Overrides of the source run's settings; omitted ones are kept.")
+class RerunInput:
+    models: list[str] | None = None
+    sample_percentage: int | None = None
+    sample_seed: int | None = None
+    samples_per_scenario: int | None = None
+    temperature: float | None = None
+    priority: str | None = None
+    name: str | None = None
+    max_budget_usd: float | None = None
+    scope: str | None = strawberry.field(
+        default=None, description="ALL (default) or FAILED: only the source's failed slots."
+    )
+
+
 @strawberry.input
 class UpdateRunInput:
     name: str | None = None
@@ -82,6 +97,12 @@ def actor(info: Info) -> str:
     return viewer.name if viewer is not None else "anonymous"
 
 
+def origin(info: Info) -> provenance.Origin:
+    return provenance.Origin(
+        started_by=actor(info), summarizer_model=info.context.settings.summarizer_model
+    )
+
+
 @asynccontextmanager
 async def acting(info: Info, operation: str) -> AsyncIterator[AsyncSession]:
     """The mutation's unit of work, its status changes logged as the caller's `operation`."""
@@ -113,7 +134,30 @@ class RunMutation:
             max_budget_usd=data.max_budget_usd,
         )
         async with acting(info, "startRun") as session:
-            started = await start.start_run(session, request)
+            started = await start.start_run(session, request, origin(info))
+        return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
+
+    @strawberry.mutation(description="A new run from this one's settings; the source is kept.")  # type: ignore[untyped-decorator]
+    async def rerun_run(
+        self,
+        info: Info,
+        run_id: strawberry.ID,
+        data: Annotated[RerunInput | None, InputArg] = None,
+    ) -> StartRunPayload:
+        given = data or RerunInput()
+        request = rerun.RerunRequest(
+            models=list(given.models) if given.models is not None else None,
+            sample_percentage=given.sample_percentage,
+            sample_seed=given.sample_seed,
+            samples_per_scenario=given.samples_per_scenario,
+            temperature=given.temperature,
+            priority=given.priority,
+            name=given.name,
+            max_budget_usd=given.max_budget_usd,
+            scope=given.scope,
+        )
+        async with acting(info, "rerunRun") as session:
+            started = await rerun.rerun_run(session, str(run_id), request, origin(info))
         return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
 
     @strawberry.mutation
