@@ -14,6 +14,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from app.comparison.graphql import ComparisonQuery
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
 from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
@@ -28,7 +29,7 @@ from app.transcripts.graphql import TranscriptQuery
 
 
 @strawberry.type
-class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
+class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery, ComparisonQuery):
     pass
 
 

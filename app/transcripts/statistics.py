@@ -86,3 +86,61 @@ async def decisions(
         entry = found.setdefault((run_id, model_id), Decisions())
         entry.add(decided, int(n), int(tokens), int(duration), float(cost))
     return found
+
+
+def _code_sql(alias: str) -> str:
+    return (
+        f"coalesce({alias}.decision_metadata #>> '{{manualOverride,decisionCode}}', "
+        f"{alias}.decision_code)"
+    )
+
+
+# The same slot (scenario id, model, sample index) in two runs, both transcripts live.
+_PAIRS = """
+FROM transcripts b
+JOIN transcripts o
+  ON o.run_id = :other AND o.deleted_at IS NULL AND o.scenario_id = b.scenario_id
+ AND o.model_id = b.model_id AND o.sample_index = b.sample_index
+WHERE b.run_id = :base AND b.deleted_at IS NULL
+"""
+_CHANGED = f"{_code_sql('b')} IS DISTINCT FROM {_code_sql('o')}"
+
+
+async def matched_slots(session: AsyncSession, base_id: str, other_id: str) -> tuple[int, int]:
+    """(slots both runs have a transcript for, those whose decision differs)."""
+    stmt = sa.text(f"SELECT count(*), count(*) FILTER (WHERE {_CHANGED}) {_PAIRS}")
+    row = (await (await session.connection()).execute(stmt, _ids(base_id, other_id))).one()
+    return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedDecision:
+    scenario_id: str
+    model_id: str
+    sample_index: int
+    base_code: str | None
+    other_code: str | None
+    base_transcript_id: str
+    other_transcript_id: str
+
+
+async def changed_decisions(
+    session: AsyncSession, base_id: str, other_id: str, *, limit: int, offset: int
+) -> list[ChangedDecision]:
+    """A page of the slots whose decision differs, by scenario, model and sample."""
+    stmt = sa.text(
+        f"""
+        SELECT b.scenario_id, b.model_id, b.sample_index, {_code_sql("b")}, {_code_sql("o")},
+               b.id, o.id
+        {_PAIRS} AND {_CHANGED}
+        ORDER BY b.scenario_id, b.model_id, b.sample_index
+        LIMIT :limit OFFSET :offset
+        """
+    )
+    params = {**_ids(base_id, other_id), "limit": limit, "offset": offset}
+    rows = (await (await session.connection()).execute(stmt, params)).all()
+    return [ChangedDecision(*row) for row in rows]
+
+
+def _ids(base_id: str, other_id: str) -> dict[str, Any]:
+    return {"base": base_id, "other": other_id}
