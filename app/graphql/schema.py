@@ -25,7 +25,7 @@ from app.queue.graphql import QueueMutation, QueueQuery
 from app.runs.graphql.mutation import RunMutation
 from app.runs.graphql.query import RunQuery
 from app.runs.graphql.subscriptions import RunSubscription
-from app.transcripts.graphql import TranscriptQuery
+from app.transcripts.graphql import TranscriptMutation, TranscriptQuery
 
 
 @strawberry.type
@@ -34,7 +34,7 @@ class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery, Co
 
 
 @strawberry.type
-class Mutation(RunMutation, QueueMutation, DefinitionMutation, LlmMutation):
+class Mutation(RunMutation, QueueMutation, DefinitionMutation, LlmMutation, TranscriptMutation):
     pass
 
 
