@@ -295,3 +295,11 @@ async def test_the_log_is_append_only_and_names_recovery(
         assert "run_events is append-only" in str(exc)
     else:
         raise AssertionError("run_events accepted an update")
+
+
+async def test_a_bare_progress_selection_is_refused_as_the_readme_says(
+    app_client: httpx.AsyncClient, admin_key: str
+) -> None:
+    body = await gql(app_client, "{ runs { id progress } }", key=admin_key)
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "must have a selection of subfields" in body["errors"][0]["message"]
