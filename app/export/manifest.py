@@ -1,12 +1,13 @@
 """A run's manifest: what was asked (config), what came of it (totals, per model) and when.
 
-Sections later work adds (the run's events, its stages, its provenance) go in `SECTIONS`: each
-is a name and a function of (session, run) whose value the manifest carries under that name.
+Sections (the run's status log, its stages, its provenance) are in `SECTIONS`: each is a name
+and a function of (session, run) whose value the manifest carries under that name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.export import runs as history
+from app.runs import events
 from app.runs.models import ProbeResult, Run
 from app.transcripts.models import Transcript
 
@@ -21,8 +23,50 @@ MANIFEST_VERSION = 1
 TIMESTAMPS = ("created_at", "started_at", "completed_at")
 
 Section = Callable[[AsyncSession, Run], Awaitable[Any]]
-# (name, section): the seam for Run.events, Run.stages and Run.provenance once they exist.
-SECTIONS: tuple[tuple[str, Section], ...] = ()
+
+
+async def _events(session: AsyncSession, run: Run) -> list[dict[str, Any]]:
+    found = (await events.events_by_run(session, [run.id]))[run.id]
+    return [
+        {
+            "status": e.status,
+            "previous_status": e.previous_status,
+            "at": _iso(e.at),
+            "reason": e.reason,
+            "actor": e.actor,
+        }
+        for e in found
+    ]
+
+
+async def _stages(session: AsyncSession, run: Run) -> list[dict[str, Any]]:
+    found = (await events.events_by_run(session, [run.id]))[run.id]
+    return [
+        {
+            "name": s.name,
+            "status": s.status,
+            "started_at": _iso(s.started_at),
+            "ended_at": _iso(s.ended_at),
+            "seconds": s.seconds,
+        }
+        for s in events.stages(found)
+    ]
+
+
+async def _provenance(session: AsyncSession, run: Run) -> dict[str, Any] | None:
+    return run.provenance
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+# (name, section): what the run's status log and its start recorded.
+SECTIONS: tuple[tuple[str, Section], ...] = (
+    ("events", _events),
+    ("stages", _stages),
+    ("provenance", _provenance),
+)
 
 
 async def build(session: AsyncSession, run_id: str) -> dict[str, Any] | None:

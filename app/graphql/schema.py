@@ -14,6 +14,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from app.comparison.graphql import ComparisonQuery
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
 from app.graphql import errors
 from app.graphql.executor import BasicFieldsExecutionContext
@@ -25,16 +26,23 @@ from app.runs.graphql.mutation import RunMutation
 from app.runs.graphql.query import RunQuery
 from app.runs.graphql.retention import RetentionMutation
 from app.runs.graphql.subscriptions import RunSubscription
-from app.transcripts.graphql import TranscriptQuery
+from app.transcripts.graphql import TranscriptMutation, TranscriptQuery
 
 
 @strawberry.type
-class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery):
+class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery, ComparisonQuery):
     pass
 
 
 @strawberry.type
-class Mutation(RunMutation, RetentionMutation, QueueMutation, DefinitionMutation, LlmMutation):
+class Mutation(
+    RunMutation,
+    RetentionMutation,
+    QueueMutation,
+    DefinitionMutation,
+    LlmMutation,
+    TranscriptMutation,
+):
     pass
 
 

@@ -37,9 +37,13 @@ SELECT 'probe_' || m.provider, CAST(:task AS text), :priority,
                           'modelId', m.model_id, 'sampleIndex', i,
                           'config', CAST(:config AS jsonb))
 FROM run_scenario_selections s
+JOIN runs r ON r.id = s.run_id
 CROSS JOIN unnest(CAST(:model_ids AS text[]), CAST(:providers AS text[])) AS m(model_id, provider)
 CROSS JOIN generate_series(0, :samples - 1) AS i
 WHERE s.run_id = :run_id
+  -- A re-run of failed slots runs those slots only (runs/lifecycle/rerun.py).
+  AND (r.config->'onlySlots' IS NULL
+       OR r.config->'onlySlots' @> jsonb_build_array(jsonb_build_array(s.scenario_id, m.model_id, i)))
 """
 # A slot is open when it has no terminal result and no queued or running job.
 _ONLY_OPEN = """

@@ -62,6 +62,12 @@ class Run(SQLModel, table=True):
     max_budget_usd: float | None = Field(default=None, sa_type=sa.Double)
     # Set with status PAUSED when the server paused the run (PAUSE_REASONS); cleared on resume.
     pause_reason: str | None = None
+    # The run this one re-runs (rerunRun); the source is never changed by its re-runs.
+    parent_run_id: str | None = Field(
+        default=None, foreign_key="runs.id", ondelete="SET NULL", index=True
+    )
+    # What ran and where, fixed at start (runs/provenance.py); never updated afterwards.
+    provenance: dict[str, Any] | None = json_field(nullable=True)
     started_at: datetime | None = timestamp_field()
     completed_at: datetime | None = timestamp_field()
     created_at: datetime | None = created_at_field()
@@ -143,3 +149,23 @@ class RunTag(SQLModel, table=True):
 
     run_id: str = Field(foreign_key="runs.id", primary_key=True)
     tag_id: str = Field(foreign_key="tags.id", primary_key=True, index=True)
+
+
+class RunEvent(SQLModel, table=True):
+    """One status change of a run. Written only by the `runs_status_event` trigger
+    (migration 0008), so every code path is logged; updates are refused (append-only)."""
+
+    __tablename__ = "run_events"
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE")
+    status: str
+    previous_status: str | None = None
+    reason: str | None = None
+    # An API key's name, "worker", "recovery", "budget" (or "migration" for pre-log runs).
+    actor: str
+    at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+    __table_args__ = (sa.Index("ix_run_events_run_id", "run_id", "id"),)

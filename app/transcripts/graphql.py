@@ -15,7 +15,7 @@ from app.graphql.args import IdArgID
 from app.graphql.context import Info
 from app.runs import service as runs
 from app.transcripts import models as tables
-from app.transcripts import service
+from app.transcripts import overrides, service
 
 if TYPE_CHECKING:
     from app.runs.graphql.types import Run
@@ -129,4 +129,25 @@ class TranscriptQuery:
         if row is None:
             return None
         info.context.touch(tables.Transcript, row.id)
+        return Transcript.from_row(row)
+
+
+@strawberry.type
+class TranscriptMutation:
+    @strawberry.mutation(description="A person's reading of the decision (ValueRank's override).")  # type: ignore[untyped-decorator]
+    async def update_transcript_decision(
+        self,
+        info: Info,
+        transcript_id: strawberry.ID,
+        decision_state: str,
+        favored_value_key: str | None = None,
+        strength: str | None = None,
+    ) -> Transcript:
+        viewer = info.context.viewer
+        assert viewer is not None  # mutations need a key (graphql/errors.RequireApiKey)
+        change = overrides.DecisionOverride(decision_state, favored_value_key, strength)
+        async with info.context.db.transaction() as session:
+            row = await overrides.update_decision(
+                session, str(transcript_id), change, by=viewer.name, by_key=viewer.key_id
+            )
         return Transcript.from_row(row)

@@ -131,6 +131,10 @@ async def test_manifest_has_config_totals_and_timestamps(
             "avg_duration_ms": 5.0,
         }
     ]
+    # The status log's trigger wrote the run's creation (made COMPLETED by the factory).
+    assert [e["status"] for e in manifest["events"]] == ["COMPLETED"]
+    assert [s["name"] for s in manifest["stages"]] == ["PROBING", "SUMMARIZING"]
+    assert "provenance" in manifest
 
 
 async def test_run_history_json_and_csv_with_filters(

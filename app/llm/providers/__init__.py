@@ -196,3 +196,20 @@ def _timeout_seconds(config: dict[str, Any]) -> float:
             ErrorKind.BAD_REQUEST, f"timeoutSeconds must be a positive number, got {value!r}"
         )
     return float(value)
+
+
+def base_url_host(provider_name: str, api_config: dict[str, Any] | None) -> str | None:
+    """The host (and port) a model's calls go to, for provenance; None when none is set.
+    Only the host: a base URL may carry credentials in its user part or query."""
+    try:
+        url = _base_url(provider_name, dict(api_config or {}))
+    except ProviderError:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname:
+        return None
+    return parts.hostname if port is None else f"{parts.hostname}:{port}"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.graphql.context import Info
-from app.runs import service
-from app.runs.lifecycle import control, recovery, start
+from app.runs import events, provenance, service
+from app.runs.lifecycle import control, recovery, rerun, start
 
 if TYPE_CHECKING:
     pass
@@ -46,6 +49,21 @@ class StartRunInput:
     max_budget_usd: float | None = None
 
 
+@strawberry.input(description="Overrides of the source run's settings; omitted ones are kept.")
+class RerunInput:
+    models: list[str] | None = None
+    sample_percentage: int | None = None
+    sample_seed: int | None = None
+    samples_per_scenario: int | None = None
+    temperature: float | None = None
+    priority: str | None = None
+    name: str | None = None
+    max_budget_usd: float | None = None
+    scope: str | None = strawberry.field(
+        default=None, description="ALL (default) or FAILED: only the source's failed slots."
+    )
+
+
 @strawberry.input
 class UpdateRunInput:
     name: str | None = None
@@ -73,6 +91,26 @@ class RestartSummarizationPayload:
 InputArg = strawberry.argument(name="input")
 
 
+def actor(info: Info) -> str:
+    """Who asks, as the run's status log names them: the API key's name."""
+    viewer = info.context.viewer
+    return viewer.name if viewer is not None else "anonymous"
+
+
+def origin(info: Info) -> provenance.Origin:
+    return provenance.Origin(
+        started_by=actor(info), summarizer_model=info.context.settings.summarizer_model
+    )
+
+
+@asynccontextmanager
+async def acting(info: Info, operation: str) -> AsyncIterator[AsyncSession]:
+    """The mutation's unit of work, its status changes logged as the caller's `operation`."""
+    async with info.context.db.transaction() as session:
+        await events.act_as(session, actor(info), operation)
+        yield session
+
+
 @strawberry.type
 class RunMutation:
     @strawberry.mutation
@@ -95,42 +133,65 @@ class RunMutation:
             name=data.name,
             max_budget_usd=data.max_budget_usd,
         )
-        async with info.context.db.transaction() as session:
-            started = await start.start_run(session, request)
+        async with acting(info, "startRun") as session:
+            started = await start.start_run(session, request, origin(info))
+        return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
+
+    @strawberry.mutation(description="A new run from this one's settings; the source is kept.")  # type: ignore[untyped-decorator]
+    async def rerun_run(
+        self,
+        info: Info,
+        run_id: strawberry.ID,
+        data: Annotated[RerunInput | None, InputArg] = None,
+    ) -> StartRunPayload:
+        given = data or RerunInput()
+        request = rerun.RerunRequest(
+            models=list(given.models) if given.models is not None else None,
+            sample_percentage=given.sample_percentage,
+            sample_seed=given.sample_seed,
+            samples_per_scenario=given.samples_per_scenario,
+            temperature=given.temperature,
+            priority=given.priority,
+            name=given.name,
+            max_budget_usd=given.max_budget_usd,
+            scope=given.scope,
+        )
+        async with acting(info, "rerunRun") as session:
+            started = await rerun.rerun_run(session, str(run_id), request, origin(info))
         return StartRunPayload(run=Run.from_row(started.run), job_count=started.job_count)
 
     @strawberry.mutation
     async def pause_run(self, info: Info, run_id: strawberry.ID) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "pauseRun") as session:
             return Run.from_row(await control.pause_run(session, str(run_id)))
 
     @strawberry.mutation
     async def resume_run(self, info: Info, run_id: strawberry.ID) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "resumeRun") as session:
             return Run.from_row(await control.resume_run(session, str(run_id)))
 
     @strawberry.mutation
     async def cancel_run(self, info: Info, run_id: strawberry.ID) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "cancelRun") as session:
             return Run.from_row(await control.cancel_run(session, str(run_id)))
 
     @strawberry.mutation
     async def delete_run(self, info: Info, run_id: strawberry.ID) -> bool:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "deleteRun") as session:
             return await control.delete_run(session, str(run_id))
 
     @strawberry.mutation
     async def update_run(
         self, info: Info, run_id: strawberry.ID, data: Annotated[UpdateRunInput, InputArg]
     ) -> Run:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "updateRun") as session:
             return Run.from_row(await control.rename_run(session, str(run_id), data.name))
 
     @strawberry.mutation
     async def cancel_summarization(
         self, info: Info, run_id: strawberry.ID
     ) -> CancelSummarizationPayload:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "cancelSummarization") as session:
             change = await control.cancel_summarization(session, str(run_id))
         return CancelSummarizationPayload(
             run=Run.from_row(change.run), cancelled_count=change.count
@@ -140,7 +201,7 @@ class RunMutation:
     async def restart_summarization(
         self, info: Info, run_id: strawberry.ID, force: bool | None = None
     ) -> RestartSummarizationPayload:
-        async with info.context.db.transaction() as session:
+        async with acting(info, "restartSummarization") as session:
             change = await control.restart_summarization(session, str(run_id), force=bool(force))
         return RestartSummarizationPayload(run=Run.from_row(change.run), queued_count=change.count)
 

@@ -10,8 +10,8 @@ import strawberry
 from app.definitions import service as definitions
 from app.graphql.args import IdArgID, paged_field
 from app.graphql.context import Info
+from app.runs import history, service, spend
 from app.runs import models as tables
-from app.runs import service, spend
 from app.runs.lifecycle import start
 from app.runs.sampling import sample_size
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     pass
 
 from app.runs.graphql.costs import CostEstimate
+from app.runs.graphql.history import RunStats
 from app.runs.graphql.types import RUN_PAGE, Run
 
 
@@ -133,6 +134,38 @@ class RunQuery:
         )
         async with info.context.reader.use() as session:
             return await service.count_runs(session, where)
+
+    @strawberry.field(description="Totals over the runs the filters select (as `runs` takes them).")  # type: ignore[untyped-decorator]
+    async def run_stats(
+        self,
+        info: Info,
+        definition_id: str | None = None,
+        experiment_id: str | None = None,
+        status: str | None = None,
+        run_category: str | None = None,
+        definition_tag_ids: list[strawberry.ID] | None = None,
+        run_type: str | None = None,
+        has_analysis: bool | None = None,
+        analysis_status: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        model_id: str | None = None,
+    ) -> RunStats:
+        where = _run_filter(
+            definition_id,
+            experiment_id,
+            status,
+            run_category,
+            definition_tag_ids,
+            run_type,
+            has_analysis,
+            analysis_status,
+            created_after,
+            created_before,
+            model_id,
+        )
+        async with info.context.reader.use() as session:
+            return RunStats.of(await history.run_stats(session, where))
 
     @strawberry.field
     async def standalone_active_runs(self, info: Info) -> list[Run]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from app.transcripts.graphql import Transcript
 
 from app.runs.graphql.costs import ActualCost, ActualModelCost, AnalysisResult, CostEstimate
+from app.runs.graphql.history import RunHistoryFields
 from app.runs.graphql.metrics import ExecutionMetrics
 from app.runs.graphql.results import (
     ProbeResult,
@@ -69,7 +70,7 @@ def _definitions(info: Info) -> DataLoader[str, DefinitionRow]:
 
 
 @strawberry.type
-class Run:
+class Run(RunHistoryFields):
     id: strawberry.ID
     name: str | None
     definition_id: str

@@ -14,7 +14,7 @@ from app.db import Database
 from app.errors import NotFound
 from app.llm import limits
 from app.queue import stalled
-from app.runs import state
+from app.runs import events, state
 from app.runs.lifecycle import control, retention
 from app.runs.models import Run
 
@@ -39,6 +39,8 @@ class SweepReport:
 
 async def recover_run(db: Database, run_id: str) -> RunRecovery:
     async with db.transaction() as session:
+        # Whatever status this moves the run to is recovery's, in the run's status log.
+        await events.act_as(session, events.RECOVERY, "recovery")
         run = (
             await session.exec(
                 select(Run).where(Run.id == run_id, col(Run.deleted_at).is_(None)).with_for_update()

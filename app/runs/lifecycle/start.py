@@ -17,7 +17,7 @@ from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import credentials
 from app.llm import service as llm
 from app.queue import jobs as queue
-from app.runs import sampling
+from app.runs import provenance, sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
 DEFAULT_CATEGORY = "UNKNOWN_LEGACY"
@@ -152,52 +152,76 @@ async def choose_scenarios(
     return sorted(sampling.sample(live, percentage, seed)), seed
 
 
-async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedRun:
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What a new run will execute, once validated: by startRun, or a re-run of a source."""
+
+    definition_id: str
+    models: list[tuple[str, str]]
+    scenario_ids: list[str]
+    sample_seed: int | None
+    # {"content": ..., "version": ...}: the definition as this run executes it.
+    snapshot: dict[str, Any]
+    origin: provenance.Origin
+    # A re-run of failed slots only: [scenario id, model id, sample index] triples.
+    only_slots: list[list[Any]] | None = None
+
+
+async def start_run(
+    session: AsyncSession, request: StartRunRequest, origin: provenance.Origin | None = None
+) -> StartedRun:
     """Create a PENDING run, its scenario selections and one probe job per slot, atomically."""
     validate_options(request)
     model_ids = list(dict.fromkeys(m.strip() for m in request.models if m.strip()))
     models = await resolve_models(session, model_ids)
-    if (
-        request.experiment_id is not None
-        and await session.get(Experiment, request.experiment_id) is None
-    ):
-        raise NotFound.of("Experiment", request.experiment_id)
+    await require_experiment(session, request.experiment_id)
     definition = await definitions.require_definition(session, request.definition_id)
     scenario_ids, seed = await choose_scenarios(session, definition.id, request)
+    plan = RunPlan(
+        definition_id=definition.id,
+        models=models,
+        scenario_ids=scenario_ids,
+        sample_seed=seed,
+        snapshot={"content": definition.content, "version": definition.version},
+        origin=origin or provenance.Origin(),
+    )
+    return await create_run(session, request, plan)
+
+
+async def require_experiment(session: AsyncSession, experiment_id: str | None) -> None:
+    if experiment_id is not None and await session.get(Experiment, experiment_id) is None:
+        raise NotFound.of("Experiment", experiment_id)
+
+
+async def create_run(session: AsyncSession, request: StartRunRequest, plan: RunPlan) -> StartedRun:
+    """The run row, its selections, provenance and jobs, from a validated request and plan."""
     samples = request.samples_per_scenario or 1
     priority = request.priority or "NORMAL"
-    max_turns = 1 + len(definition.content.get("followups") or [])
-    config: dict[str, Any] = {
-        "models": model_ids,
-        "samplePercentage": request.sample_percentage or 100,
-        "sampleSeed": seed,
-        "samplesPerScenario": samples,
-        "temperature": request.temperature,
-        "maxTurns": max_turns,
-        "scenarioIds": request.scenario_ids and scenario_ids,
-        "priority": priority,
-        "maxBudgetUsd": request.max_budget_usd,
-        "definitionSnapshot": {"content": definition.content, "version": definition.version},
-    }
+    max_turns = 1 + len(plan.snapshot["content"].get("followups") or [])
+    slots = len(plan.only_slots) if plan.only_slots is not None else None
     run = Run(
         name=run_name(request.name),
-        definition_id=definition.id,
-        definition_version=definition.version,
+        definition_id=plan.definition_id,
+        definition_version=plan.snapshot.get("version"),
         experiment_id=request.experiment_id,
         run_category=request.run_category or DEFAULT_CATEGORY,
         priority=priority,
-        config=config,
-        total_slots=len(models) * len(scenario_ids) * samples,
+        config=run_config(request, plan, max_turns=max_turns),
+        total_slots=slots
+        if slots is not None
+        else len(plan.models) * len(plan.scenario_ids) * samples,
         samples_per_scenario=samples,
         max_budget_usd=request.max_budget_usd,
+        parent_run_id=plan.origin.source_run_id,
+        provenance=await provenance.capture(session, plan.models, plan.origin),
     )
     session.add(run)
     await session.flush()
-    await record_selections(session, run.id, scenario_ids)
+    await record_selections(session, run.id, plan.scenario_ids)
     job_count = await queue.defer_slots(
         session,
         run_id=run.id,
-        models=models,
+        models=plan.models,
         samples=samples,
         priority=priority,
         config={"temperature": request.temperature, "maxTurns": max_turns},
@@ -205,7 +229,26 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
     )
     await session.refresh(run)
     await pubsub.publish(session, run.id, "created", status=run.status)
-    return StartedRun(run=run, job_count=job_count, scenario_ids=scenario_ids)
+    return StartedRun(run=run, job_count=job_count, scenario_ids=plan.scenario_ids)
+
+
+def run_config(request: StartRunRequest, plan: RunPlan, *, max_turns: int) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "models": [m for m, _ in plan.models],
+        "samplePercentage": request.sample_percentage or 100,
+        "sampleSeed": plan.sample_seed,
+        "samplesPerScenario": request.samples_per_scenario or 1,
+        "temperature": request.temperature,
+        "maxTurns": max_turns,
+        "scenarioIds": request.scenario_ids and plan.scenario_ids,
+        "priority": request.priority or "NORMAL",
+        "maxBudgetUsd": request.max_budget_usd,
+        "definitionSnapshot": plan.snapshot,
+    }
+    if plan.only_slots is not None:
+        # queue/jobs.defer_slots queues only these, now and on every resume or recovery.
+        config["onlySlots"] = plan.only_slots
+    return config
 
 
 async def record_selections(session: AsyncSession, run_id: str, scenario_ids: list[str]) -> None:
