@@ -17,7 +17,7 @@ from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import credentials
 from app.llm import service as llm
 from app.queue import jobs as queue
-from app.runs import sampling
+from app.runs import budget, sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
 DEFAULT_CATEGORY = "UNKNOWN_LEGACY"
@@ -74,8 +74,11 @@ def validate_options(request: StartRunRequest) -> None:
         raise ValidationFailed("sampleSeed must not be 0")
     if request.scenario_ids is not None and not request.scenario_ids:
         raise ValidationFailed("scenarioIds must not be empty when given")
-    budget = request.max_budget_usd
-    if budget is not None and not (math.isfinite(budget) and budget > 0):
+    validate_budget(request.max_budget_usd)
+
+
+def validate_budget(cap: float | None) -> None:
+    if cap is not None and not (math.isfinite(cap) and cap > 0):
         raise ValidationFailed("maxBudgetUsd must be a positive number")
 
 
@@ -164,6 +167,7 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         raise NotFound.of("Experiment", request.experiment_id)
     definition = await definitions.require_definition(session, request.definition_id)
     scenario_ids, seed = await choose_scenarios(session, definition.id, request)
+    estimates = await budget_estimates(session, request.max_budget_usd, model_ids, scenario_ids)
     samples = request.samples_per_scenario or 1
     priority = request.priority or "NORMAL"
     max_turns = 1 + len(definition.content.get("followups") or [])
@@ -179,6 +183,8 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         "maxBudgetUsd": request.max_budget_usd,
         "definitionSnapshot": {"content": definition.content, "version": definition.version},
     }
+    if estimates is not None:
+        config["budgetEstimates"] = estimates
     run = Run(
         name=run_name(request.name),
         definition_id=definition.id,
@@ -206,6 +212,27 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
     await session.refresh(run)
     await pubsub.publish(session, run.id, "created", status=run.status)
     return StartedRun(run=run, job_count=job_count, scenario_ids=scenario_ids)
+
+
+async def budget_estimates(
+    session: AsyncSession, cap: float | None, models: list[str], scenario_ids: list[str]
+) -> dict[str, float] | None:
+    """With a cap: refuse unpriced models, and each model's pre-run cost per probe (what a
+    call reserves before the run has observed that model). None without a cap."""
+    if cap is None:
+        return None
+    await budget.refuse_unpriced(session, models)
+    return await budget.pre_run_estimates(session, models, len(scenario_ids))
+
+
+async def selection_size(session: AsyncSession, run_id: str) -> int:
+    """How many scenarios the run selected."""
+    connection = await session.connection()
+    found = await connection.execute(
+        sa.text("SELECT count(*) FROM run_scenario_selections WHERE run_id = :run"),
+        {"run": run_id},
+    )
+    return int(found.scalar_one())
 
 
 async def record_selections(session: AsyncSession, run_id: str, scenario_ids: list[str]) -> None:
