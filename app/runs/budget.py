@@ -44,11 +44,11 @@ _STANDING = sa.text(
 )
 _EXPECTED = sa.text(
     """
-    SELECT coalesce(
+    SELECT r.max_budget_usd AS cap, coalesce(
         (SELECT avg(cost_usd) FROM provider_calls
          WHERE run_id = :run AND model_id = :model AND purpose = 'PROBE'
            AND outcome = 'SUCCESS' AND NOT estimated),
-        CAST(r.config->'budgetEstimates'->>CAST(:model AS text) AS double precision))
+        CAST(r.config->'budgetEstimates'->>CAST(:model AS text) AS double precision)) AS expected
     FROM runs r WHERE r.id = :run
     """
 )
@@ -65,6 +65,11 @@ class Standing:
     def admits(self, reservation: float) -> bool:
         return self.cap is None or self.spent + self.reserved + reservation <= self.cap
 
+    def admits_once_settled(self, reservation: float) -> bool:
+        """Whether the call could start if the calls in flight cost nothing more than spent:
+        if not, waiting for them is pointless and the run pauses."""
+        return self.cap is None or self.spent + reservation <= self.cap
+
 
 async def _execute(session: AsyncSession, sql: sa.TextClause, params: dict[str, Any]) -> Any:
     return await (await session.connection()).execute(sql, params)
@@ -76,13 +81,21 @@ def bound(prices: costs.Prices, turns: int) -> float:
     return costs.call_cost(input_tokens, BOUND_OUTPUT_TOKENS * turns, prices)
 
 
-async def expected_cost(
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A run's cap and what a probe of one model is expected to cost in it."""
+
+    cap: float | None
+    expected: float
+
+
+async def quote(
     session: AsyncSession, run_id: str, model_id: str, prices: costs.Prices, turns: int
-) -> float:
-    """What a probe of this model in this run is expected to cost (the reservation)."""
-    row = await _execute(session, _EXPECTED, {"run": run_id, "model": model_id})
-    found = row.scalar_one_or_none()
-    return float(found) if found is not None else bound(prices, turns)
+) -> Quote:
+    """The run's cap and a probe's reservation: observed average, estimate, else the bound."""
+    row = (await _execute(session, _EXPECTED, {"run": run_id, "model": model_id})).one()
+    expected = float(row.expected) if row.expected is not None else bound(prices, turns)
+    return Quote(cap=None if row.cap is None else float(row.cap), expected=expected)
 
 
 async def standing(session: AsyncSession, run_id: str, cap: float | None) -> Standing:
@@ -92,14 +105,6 @@ async def standing(session: AsyncSession, run_id: str, cap: float | None) -> Sta
     await _execute(session, _LOCK, {"run": run_id})
     row = (await _execute(session, _STANDING, {"run": run_id})).one()
     return Standing(cap=cap, spent=float(row.spent), reserved=float(row.reserved))
-
-
-async def cap_of(session: AsyncSession, run_id: str) -> float | None:
-    row = await _execute(
-        session, sa.text("SELECT max_budget_usd FROM runs WHERE id = :run"), {"run": run_id}
-    )
-    cap = row.scalar_one_or_none()
-    return None if cap is None else float(cap)
 
 
 async def pause_exhausted(session: AsyncSession, run_id: str, standing: Standing) -> bool:
@@ -141,8 +146,9 @@ async def require_headroom(
     if cap is None:
         return
     now = await standing(session, run_id, cap)
+    unknown = costs.Prices(0, 0)  # a model with nothing to go on reserves nothing here
     cheapest = min(
-        [await expected_cost(session, run_id, m, costs.Prices(0, 0), 1) for m in models] or [0.0]
+        [(await quote(session, run_id, m, unknown, 1)).expected for m in models] or [0.0]
     )
     if not now.admits(cheapest):
         raise RunStateError(

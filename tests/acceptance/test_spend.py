@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Database
+from app.runs.live import snapshot
 from tests.factories import error_codes, gql
 from tests.workers import (
     assert_one_transcript_per_slot,
@@ -82,6 +84,11 @@ async def test_a_cap_holds_across_two_worker_processes_and_resumes_once_raised(
         total = await scalar(db, LEDGER_TOTAL, r=run_id)
         assert 0 < total <= cap + largest
         assert paused["spend"]["total"] == total
+        # What a runProgress subscriber is sent now: the reason, the spend and the cap.
+        async with db.session() as session:
+            event = await snapshot.read_snapshot(session, run_id, 1, None, _no_estimates)
+        assert event is not None and event.pause_reason == "BUDGET_EXHAUSTED"
+        assert (event.spend.total, event.max_budget_usd) == (total, cap)
         assert (
             await scalar(db, "SELECT count(*) FROM probe_results WHERE run_id = :r", r=run_id)
             < jobs
@@ -220,6 +227,10 @@ async def test_a_cancelled_run_is_frozen_and_its_aborted_calls_are_in_the_ledger
     assert settled >= 4
     spent = (await run_spend(app_client, admin_key, run_id))["spend"]
     assert spent["total"] > 0 and spent["callCount"] >= 4
+
+
+async def _no_estimates(session: AsyncSession, models: list[str]) -> dict[str, float]:
+    return {}
 
 
 async def _run_state(db: Database, run_id: str) -> str:

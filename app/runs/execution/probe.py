@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
 
+# Waiting for calls in flight to settle before the cap has room: jittered, as for a lease.
+_BUDGET_POLL_SECONDS = (0.02, 0.1)
+
 
 class NoCall(enum.StrEnum):
     """Why a probe stops before calling its provider."""
@@ -35,6 +39,10 @@ class NoCall(enum.StrEnum):
 
 class _GateClosed(Exception):
     """Rolls back the lease taken in the same transaction."""
+
+
+class _BudgetWait(Exception):
+    """Rolls back the lease: calls in flight hold the room this one needs until they settle."""
 
 
 class _BudgetExhausted(Exception):
@@ -58,12 +66,13 @@ async def _reserve(
 ) -> ledger.Call:
     """Open the call's ledger row with its reservation, if the run's cap has room for it."""
     job = plan.job
-    cap = await budget.cap_of(session, job.run_id)
-    reserved = await budget.expected_cost(
-        session, job.run_id, job.model_id, plan.prices, len(plan.prompts)
-    )
-    standing = await budget.standing(session, job.run_id, cap)
+    quote = await budget.quote(session, job.run_id, job.model_id, plan.prices, len(plan.prompts))
+    reserved = quote.expected
+    standing = await budget.standing(session, job.run_id, quote.cap)
     if not standing.admits(reserved):
+        # Pause only when settling every call in flight could not make room for this one.
+        if standing.reserved > 0 and standing.admits_once_settled(reserved):
+            raise _BudgetWait
         raise _BudgetExhausted(standing)
     return await ledger.open_call(
         session,
@@ -114,6 +123,8 @@ async def _start(
             return _Started(plan, target, taken, await _reserve(session, plan, attempts, ttl))
     except _GateClosed:
         return NoCall.SKIPPED
+    except _BudgetWait:
+        return random.uniform(*_BUDGET_POLL_SECONDS)
     except _BudgetExhausted as exhausted:
         async with db.transaction() as session:
             await budget.pause_exhausted(session, job.run_id, exhausted.standing)

@@ -47,6 +47,9 @@ async def _transition(
     """Move a live run from one of `allowed` to new values, or refuse with its current state.
     A person's transition clears the server's pause reason unless `values` set one."""
     values.setdefault("pause_reason", None)
+    # The advance lock first, as outcomes take it before touching the run: a transition then
+    # never waits for an outcome that waits for it (and a cancel freezes the run's outcomes).
+    await state.lock_run(session, run_id)
     stmt = (
         sa.update(Run)
         .where(col(Run.id) == run_id, col(Run.deleted_at).is_(None), col(Run.status).in_(allowed))
@@ -109,7 +112,6 @@ async def requeue_open_slots(session: AsyncSession, run: Run) -> int:
 async def cancel_run(session: AsyncSession, run_id: str) -> Run:
     """PENDING|RUNNING|PAUSED → CANCELLED: queued jobs cancelled, running ones aborted. Under
     the run's advance lock: once this commits, no outcome is stored (execution/outcome.py)."""
-    await state.lock_run(session, run_id)
     run = await _transition(
         session, run_id, "cancel", CANCELLABLE, status="CANCELLED", completed_at=sa.func.now()
     )
