@@ -30,6 +30,7 @@ API_KEY_ENV = "VALUERANK_API_KEY"
 PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIPTION = """subscription($id: ID!) { runProgress(runId: $id) {
   runId status at transcriptId costSoFar estimatedTotalCost estimatedSecondsRemaining
+  maxBudgetUsd pauseReason
   runProgress { total completed failed percentComplete }
   summarizeProgress { total completed failed } } }"""
 OPERATION_ID = "1"
@@ -61,6 +62,8 @@ class Event:
     cost_so_far: float
     estimated_total_cost: float | None
     seconds_remaining: int | None
+    max_budget_usd: float | None = None
+    pause_reason: str | None = None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Event:
@@ -74,6 +77,8 @@ class Event:
             cost_so_far=float(data["costSoFar"]),
             estimated_total_cost=_optional_float(data.get("estimatedTotalCost")),
             seconds_remaining=_optional_int(data.get("estimatedSecondsRemaining")),
+            max_budget_usd=_optional_float(data.get("maxBudgetUsd")),
+            pause_reason=data.get("pauseReason"),
         )
 
 
@@ -113,6 +118,20 @@ def format_cost(so_far: float, estimated_total: float | None) -> str:
     return f"{format_money(so_far)} of ~{format_money(estimated_total)}"
 
 
+def format_budget(so_far: float, cap: float | None) -> str | None:
+    """`cap $0.0500 (24%)`: the spend against the run's cap; None without a cap."""
+    if cap is None:
+        return None
+    return f"cap {format_money(cap)} ({so_far / cap * 100:.0f}%)"
+
+
+def format_status(event: Event) -> str:
+    """The status, and why the server paused the run: `PAUSED (BUDGET_EXHAUSTED)`."""
+    if event.status == "PAUSED" and event.pause_reason:
+        return f"PAUSED ({event.pause_reason})"
+    return event.status
+
+
 def format_eta(seconds: int | None) -> str | None:
     """`ETA 12s`, `ETA 2m05s`, `ETA 1h02m`; None when the server has no estimate."""
     if seconds is None:
@@ -132,11 +151,14 @@ def format_counts(counts: Counts) -> str:
 def format_progress(event: Event) -> str:
     """`RUNNING     [####----]  45.0%  9 done  0 failed / 20  $0.0123 of ~$0.0270  ETA 12s`."""
     parts = [
-        f"{event.status:<{STATUS_WIDTH}}{format_bar(event.percent)}",
+        f"{format_status(event).ljust(STATUS_WIDTH - 1)} {format_bar(event.percent)}",
         format_percent(event.percent),
         format_counts(event.progress),
         format_cost(event.cost_so_far, event.estimated_total_cost),
     ]
+    budget = format_budget(event.cost_so_far, event.max_budget_usd)
+    if budget is not None:
+        parts.append(budget)
     # Once every probe is in, the bar is full and the summaries are what the run waits for.
     if event.status == "SUMMARIZING" and event.summaries is not None:
         parts.append(f"summaries {format_counts(event.summaries)}")
@@ -152,6 +174,9 @@ def format_final(run_id: str, event: Event) -> str:
     if event.summaries is not None:
         parts.append(f"summaries {format_counts(event.summaries)}")
     parts.append(format_money(event.cost_so_far))
+    budget = format_budget(event.cost_so_far, event.max_budget_usd)
+    if budget is not None:
+        parts.append(budget)
     return "  ".join(parts)
 
 

@@ -107,9 +107,15 @@ async def wait_done(db: Database, run_id: str, total: int, within: float = 600) 
 
 
 async def probe_rate(
-    url: str, *, latency_ms: int, per_dimension: int, processes: int, concurrency: int
+    url: str,
+    *,
+    latency_ms: int,
+    per_dimension: int,
+    processes: int,
+    concurrency: int,
+    max_budget_usd: float | None = None,
 ) -> float:
-    """Probes per second of one run of `per_dimension³` slots."""
+    """Probes per second of one run of `per_dimension³` slots (under a cap when given)."""
     async with served(url) as (app, client, key):
         db: Database = app.state.runtime.db
         await sql(
@@ -127,9 +133,9 @@ async def probe_rate(
         data = await gql(
             client,
             key,
-            """mutation($d: ID!) { startRun(input: {definitionId: $d, models: ["sim-instant"]})
-               { run { id } jobCount } }""",
-            {"d": definition_id},
+            """mutation($d: ID!, $cap: Float) { startRun(input: {definitionId: $d,
+               models: ["sim-instant"], maxBudgetUsd: $cap}) { run { id } jobCount } }""",
+            {"d": definition_id, "cap": max_budget_usd},
         )
         run_id, total = data["startRun"]["run"]["id"], data["startRun"]["jobCount"]
         workers = start_workers(url, processes, concurrency)

@@ -169,3 +169,58 @@ class RunEvent(SQLModel, table=True):
     at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
     __table_args__ = (sa.Index("ix_run_events_run_id", "run_id", "id"),)
+
+
+CALL_PURPOSES = ("PROBE", "SUMMARY")
+CALL_OUTCOMES = ("SUCCESS", "FAILED", "ABORTED", "RETRIED")
+
+
+class ProviderCall(SQLModel, table=True):
+    """The ledger: one row per provider call attempt of a run, probe or summary.
+
+    A row is inserted when the call is allowed to start (outcome null: in flight, its
+    `reserved_usd` held against the run's cap until `expires_at`) and settled in the
+    transaction that stores the call's outcome, with the cost at the prices of that moment.
+    Every spend figure of a run is a sum over these rows (app/runs/spend.py).
+    """
+
+    __tablename__ = "provider_calls"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE")
+    purpose: str
+    scenario_id: str | None = None
+    model_id: str
+    sample_index: int | None = None
+    transcript_id: str | None = None  # the summarized transcript, for a SUMMARY call
+    provider_id: str
+    attempt: int = Field(default=0, sa_column_kwargs={"server_default": "0", "nullable": False})
+    started_at: datetime | None = Field(
+        default=None,
+        sa_type=sa.DateTime(timezone=True),
+        sa_column_kwargs={"server_default": sa.func.clock_timestamp(), "nullable": False},
+    )
+    ended_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # A worker killed mid-call never settles its row; its reservation stops counting then.
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    outcome: str | None = None
+    error_code: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reserved_usd: float = Field(
+        default=0.0, sa_type=sa.Double, sa_column_kwargs={"server_default": "0", "nullable": False}
+    )
+    cost_usd: float | None = Field(default=None, sa_type=sa.Double)
+    # True when the vendor reported no usage and the cost is the call's expected cost.
+    estimated: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false(), "nullable": False}
+    )
+
+    __table_args__ = (
+        check_in("purpose", CALL_PURPOSES, "ck_provider_calls_purpose"),
+        check_in("outcome", CALL_OUTCOMES, "ck_provider_calls_outcome"),
+        sa.Index("ix_provider_calls_run_model", "run_id", "model_id"),
+        sa.Index(
+            "ix_provider_calls_in_flight", "run_id", postgresql_where=sa.text("outcome IS NULL")
+        ),
+    )

@@ -174,3 +174,46 @@ def estimated_total(
             return None
         total += max(0, per_model_slots - finished) * average
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What a run has paid, from its ledger of provider calls (settled calls only)."""
+
+    total: float = 0.0
+    probes: float = 0.0
+    summaries: float = 0.0
+    failed_calls: float = 0.0  # calls that failed, were retried or aborted: paid, no result
+    estimated_part: float = 0.0  # of the total, calls whose vendor reported no usage
+    call_count: int = 0
+
+
+async def spend_by_run(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, Spend]:
+    """Each run's spend (a run with no settled call spent nothing)."""
+    rows = await _rows(
+        session,
+        """
+        SELECT run_id, sum(cost_usd) AS total,
+               coalesce(sum(cost_usd) FILTER (WHERE purpose = 'PROBE'), 0) AS probes,
+               coalesce(sum(cost_usd) FILTER (WHERE purpose = 'SUMMARY'), 0) AS summaries,
+               coalesce(sum(cost_usd) FILTER (WHERE outcome <> 'SUCCESS'), 0) AS failed,
+               coalesce(sum(cost_usd) FILTER (WHERE estimated), 0) AS estimated,
+               count(*) AS calls
+        FROM provider_calls
+        WHERE run_id = ANY(CAST(:ids AS text[])) AND outcome IS NOT NULL
+        GROUP BY run_id
+        """,
+        {"ids": list(run_ids)},
+    )
+    found = {
+        row.run_id: Spend(
+            total=float(row.total),
+            probes=float(row.probes),
+            summaries=float(row.summaries),
+            failed_calls=float(row.failed),
+            estimated_part=float(row.estimated),
+            call_count=int(row.calls),
+        )
+        for row in rows
+    }
+    return {run_id: found.get(run_id, Spend()) for run_id in run_ids}

@@ -96,6 +96,9 @@ class Summarizer:
     provider_name: str
     model_id: str
     api_config: dict[str, Any]
+    provider_id: str = ""
+    cost_input_per_million: float = 0.0
+    cost_output_per_million: float = 0.0
 
 
 async def summarizer(db: Database, model_id: str) -> Summarizer:
@@ -105,7 +108,8 @@ async def summarizer(db: Database, model_id: str) -> Summarizer:
             await (await session.connection()).execute(
                 sa.text(
                     """
-                    SELECT p.name, m.model_id, m.api_config
+                    SELECT p.name, m.model_id, m.api_config, p.id AS provider_id,
+                           m.cost_input_per_million, m.cost_output_per_million
                     FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
                     WHERE m.model_id = :model ORDER BY m.status = 'ACTIVE' DESC LIMIT 1
                     """
@@ -115,4 +119,11 @@ async def summarizer(db: Database, model_id: str) -> Summarizer:
         ).one_or_none()
     if row is None:
         raise LookupError(f"Summarizer model not found: {model_id}")
-    return Summarizer(row.name, row.model_id, dict(row.api_config or {}))
+    return Summarizer(
+        row.name,
+        row.model_id,
+        dict(row.api_config or {}),
+        row.provider_id,
+        float(row.cost_input_per_million),
+        float(row.cost_output_per_million),
+    )

@@ -68,13 +68,17 @@ async def test_run_progress_streams_a_simulated_run_to_its_end(
     }
     assert last["summarizeProgress"] == {"total": jobs, "completed": jobs, "failed": 0}
     assert last["estimatedSecondsRemaining"] == 0
-    costs = post(
+    run = post(
         client,
         admin_key,
-        "query($id: ID!) { run(id: $id) { transcripts { estimatedCost } } }",
+        "query($id: ID!) { run(id: $id) { spend { total probes } transcripts { estimatedCost } } }",
         id=run_id,
-    )["run"]["transcripts"]
-    assert last["costSoFar"] == pytest.approx(sum(t["estimatedCost"] for t in costs))
+    )["run"]
+    # Spend is the ledger's: the probes' part is the transcripts' cost (no call failed here).
+    assert last["costSoFar"] == pytest.approx(run["spend"]["total"])
+    assert run["spend"]["probes"] == pytest.approx(
+        sum(t["estimatedCost"] for t in run["transcripts"])
+    )
     assert last["estimatedTotalCost"] == last["costSoFar"] > 0
     assert last["transcriptId"] is not None
 

@@ -154,3 +154,12 @@ def test_a_terminal_redraws_one_line_and_a_pipe_gets_one_per_event() -> None:
     screen.end("done")
     # Each redraw blanks what the previous, longer line left behind.
     assert terminal.getvalue() == "\rRUNNING long line" + "\rRUNNING          " + "\rdone   \n"
+
+
+def test_spend_against_the_cap_and_why_the_server_paused() -> None:
+    paused = event(status="PAUSED", max_budget_usd=0.05, pause_reason="BUDGET_EXHAUSTED")
+    assert format_progress(paused) == (
+        "PAUSED (BUDGET_EXHAUSTED) [#########-----------]   45.0%  9 done  0 failed / 20  "
+        "$0.0123 of ~$0.0270  cap $0.0500 (25%)  ETA 12s"
+    )
+    assert format_progress(event(status="PAUSED")).startswith("PAUSED      [")

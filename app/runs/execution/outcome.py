@@ -1,6 +1,10 @@
 """Storing a probe's outcome. Each outcome is one transaction: the transcript (at most one per
-slot, by the unique live slot index), the probe result, the provider lease's end, the run's
-advance and the progress event commit together."""
+slot, by the unique live slot index), the probe result, the provider lease's end, the call's
+ledger row, the run's advance and the progress event commit together.
+
+A cancelled (or deleted) run is frozen: its outcomes are not stored. The check runs under
+the run's advance lock, which cancelRun and deleteRun take too, so an outcome either commits
+before the cancel does or sees it."""
 
 from __future__ import annotations
 
@@ -15,6 +19,10 @@ from app.db import new_id
 from app.llm import costs
 from app.runs import state
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
+
+# A call in flight when its run paused still finishes and is stored; one answered after a
+# cancel is in the ledger only.
+STORING_STATUSES = ("RUNNING", "PAUSED")
 
 
 async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> Any:
@@ -31,6 +39,8 @@ async def store_success(
 ) -> str | None:
     """The transcript, the SUCCESS result and the run's advance; None for a duplicate."""
     job = plan.job
+    if not await accepts(session, job.run_id):
+        return None
     transcript_id = await _insert_transcript(session, plan, outcome)
     if transcript_id is None:
         return None  # another delivery of this slot already stored its transcript
@@ -56,6 +66,20 @@ async def store_success(
     )
     await state.advance(session, job.run_id, job_id=job_id)
     return transcript_id
+
+
+async def accepts(session: AsyncSession, run_id: str) -> bool:
+    """Whether the run still takes outcomes: live and neither cancelled nor ended. Takes the
+    run's advance lock (the cancel's transaction holds it too) before reading its status."""
+    await state.lock_run(session, run_id)
+    row = (
+        await _execute(
+            session,
+            "SELECT status, deleted_at IS NULL AS live FROM runs WHERE id = :run",
+            {"run": run_id},
+        )
+    ).one_or_none()
+    return row is not None and row.live and row.status in STORING_STATUSES
 
 
 async def _insert_transcript(
@@ -112,6 +136,8 @@ async def store_failure(
     duration_ms: int | None = None,
 ) -> None:
     """The slot's FAILED result (unless it already succeeded) and the run's advance."""
+    if not await accepts(session, job.run_id):
+        return
     await _upsert_result(
         session,
         job,

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 import time
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
 from app.db import Database
@@ -15,10 +19,14 @@ from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
+from app.runs import budget, ledger
 from app.runs.execution import gate, outcome, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
+
+# Waiting for calls in flight to settle before the cap has room: jittered, as for a lease.
+_BUDGET_POLL_SECONDS = (0.02, 0.1)
 
 
 class NoCall(enum.StrEnum):
@@ -26,18 +34,68 @@ class NoCall(enum.StrEnum):
 
     MISSING = "missing"  # the model, its provider or the scenario has gone: the slot fails
     SKIPPED = "skipped"  # the gate is closed (paused or cancelled run, or a finished slot)
+    BUDGET = "budget"  # the run's cap leaves no room for this call: the run pauses, slot open
 
 
 class _GateClosed(Exception):
     """Rolls back the lease taken in the same transaction."""
 
 
+class _BudgetWait(Exception):
+    """Rolls back the lease: calls in flight hold the room this one needs until they settle."""
+
+
+class _BudgetExhausted(Exception):
+    """Rolls back the lease; the run is paused in a transaction of its own."""
+
+    def __init__(self, standing: budget.Standing) -> None:
+        super().__init__("budget exhausted")
+        self.standing = standing
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    plan: SlotPlan
+    target: Target
+    lease: limits.Lease
+    call: ledger.Call
+
+
+async def _reserve(
+    session: AsyncSession, plan: SlotPlan, attempts: int, ttl_seconds: float
+) -> ledger.Call:
+    """Open the call's ledger row with its reservation, if the run's cap has room for it."""
+    job = plan.job
+    quote = await budget.quote(session, job.run_id, job.model_id, plan.prices, len(plan.prompts))
+    reserved = quote.expected
+    standing = await budget.standing(session, job.run_id, quote.cap)
+    if not standing.admits(reserved):
+        # Pause only when settling every call in flight could not make room for this one.
+        if standing.reserved > 0 and standing.admits_once_settled(reserved):
+            raise _BudgetWait
+        raise _BudgetExhausted(standing)
+    return await ledger.open_call(
+        session,
+        run_id=job.run_id,
+        purpose="PROBE",
+        model_id=job.model_id,
+        provider_id=plan.provider_id,
+        attempt=attempts,
+        ttl_seconds=ttl_seconds,
+        reserved_usd=reserved,
+        prices=plan.prices,
+        scenario_id=job.scenario_id,
+        sample_index=job.sample_index,
+    )
+
+
 async def _start(
-    db: Database, settings: Settings, job: SlotJob, provider_name: str
-) -> tuple[SlotPlan, Target, limits.Lease] | ProviderError | float | NoCall:
-    """One transaction: read the plan, take a lease under the provider's limits, pass the gate.
-    Returns what to run, or seconds to wait for room, or why the probe stops here (a
-    ProviderError: the target itself is refused, and the slot fails without a call)."""
+    db: Database, settings: Settings, job: SlotJob, provider_name: str, attempts: int
+) -> _Started | ProviderError | float | NoCall:
+    """One transaction: read the plan, take a lease under the provider's limits, pass the gate,
+    reserve the call's cost under the run's cap. Returns what to run, or seconds to wait for
+    room, or why the probe stops here (a ProviderError: the target itself is refused, and the
+    slot fails without a call)."""
     try:
         async with db.transaction() as session:
             plan = await slot.plan_slot(session, job, provider_name)
@@ -54,20 +112,23 @@ async def _start(
                 # No call, so no lease; the gate still decides whether the slot is ours to fail
                 # (a paused or cancelled run, or a slot that already has its result).
                 return refused if await gate.open_gate(session, job) else NoCall.SKIPPED
+            ttl = target.timeout_seconds * 2 + 30
             taken = await limits.try_take(
-                session,
-                plan.provider_id,
-                ttl_seconds=target.timeout_seconds * 2 + 30,
-                run_id=job.run_id,
-                model_id=job.model_id,
+                session, plan.provider_id, ttl_seconds=ttl, run_id=job.run_id, model_id=job.model_id
             )
             if not isinstance(taken, limits.Lease):
                 return taken
             if not await gate.open_gate(session, job):
                 raise _GateClosed
-            return plan, target, taken
+            return _Started(plan, target, taken, await _reserve(session, plan, attempts, ttl))
     except _GateClosed:
         return NoCall.SKIPPED
+    except _BudgetWait:
+        return random.uniform(*_BUDGET_POLL_SECONDS)
+    except _BudgetExhausted as exhausted:
+        async with db.transaction() as session:
+            await budget.pause_exhausted(session, job.run_id, exhausted.standing)
+        return NoCall.BUDGET
 
 
 async def run_probe(
@@ -83,7 +144,7 @@ async def run_probe(
     """Probe one slot; returns what happened (for logs and tests). Raises RetryLater."""
     while True:
         await dispatch.wait_while_paused()
-        started = await _start(db, settings, job, provider_name)
+        started = await _start(db, settings, job, provider_name, attempts)
         if not isinstance(started, float):
             break
         await asyncio.sleep(min(started, 1.0))
@@ -95,34 +156,30 @@ async def run_probe(
         return "failed"
     if isinstance(started, NoCall):
         return started.value
-    plan, target, lease = started
-    return await _call(db, settings, plan, target, lease, job_id=job_id, attempts=attempts)
+    return await _call(db, settings, started, job_id=job_id, attempts=attempts)
 
 
 async def _call(
-    db: Database,
-    settings: Settings,
-    plan: SlotPlan,
-    target: Target,
-    lease: limits.Lease,
-    *,
-    job_id: int | None,
-    attempts: int,
+    db: Database, settings: Settings, started: _Started, *, job_id: int | None, attempts: int
 ) -> str:
-    """Hold the conversation under the lease and store its outcome with the lease's end."""
-    job = plan.job
+    """Hold the conversation under the lease and store its outcome with the lease's end and
+    the call's ledger row, in one transaction."""
+    plan, lease, call = started.plan, started.lease, started.call
     stored = False
     try:
         began = time.monotonic()
         try:
-            reply = await converse(plan, target, attempt=attempts)
+            reply = await converse(plan, started.target, attempt=attempts)
         except ProviderError as error:
             duration_ms = int((time.monotonic() - began) * 1000)
-            RetryLater.unless_last(error, attempts, settings)
+            await _settle_retry(db, settings, call, error, attempts)
             async with db.transaction() as session:
+                await ledger.settle(
+                    session, call, ledger.Outcome.FAILED, error_code=error.kind.value
+                )
                 await outcome.store_failure(
                     session,
-                    job,
+                    plan.job,
                     error_code=error.kind.value,
                     error_message=error.message,
                     job_id=job_id,
@@ -133,6 +190,8 @@ async def _call(
             stored = True
             return "failed"
         async with db.transaction() as session:
+            usage = ledger.Usage(reply.input_tokens, reply.output_tokens)
+            await ledger.settle(session, call, ledger.Outcome.SUCCESS, usage=usage)
             transcript = await outcome.store_success(
                 session, plan, reply, job_id=job_id, attempts=attempts
             )
@@ -141,8 +200,21 @@ async def _call(
         return "stored" if transcript else "duplicate"
     finally:
         if not stored:
-            # Retry, abort (cancel) or a crash in between: the call is over.
+            # Retry, abort (cancel) or a crash in between: the call is over, and may have been
+            # paid. A row the retry settled already stays as it is.
             await asyncio.shield(limits.release(db, lease))
+            await ledger.settle_alone(db, call, ledger.Outcome.ABORTED)
+
+
+async def _settle_retry(
+    db: Database, settings: Settings, call: ledger.Call, error: ProviderError, attempts: int
+) -> None:
+    """Raise RetryLater when the error is worth another attempt, the row settled RETRIED."""
+    try:
+        RetryLater.unless_last(error, attempts, settings)
+    except RetryLater:
+        await ledger.settle_alone(db, call, ledger.Outcome.RETRIED, error_code=error.kind.value)
+        raise
 
 
 async def converse(plan: SlotPlan, target: Target, *, attempt: int = 0) -> SlotOutcome:

@@ -85,3 +85,32 @@ class AnalysisResult:
     """Only the spend part of ValueRank's analysis is served here."""
 
     actual_cost: ActualCost | None
+
+
+@strawberry.type(
+    description="What a run has paid, in USD: the sum of its ledger of provider calls (every "
+    "settled attempt, probe or summary, failed, retried and aborted ones too)."
+)
+class RunSpend:
+    total: float
+    probes: float
+    summaries: float
+    failed_calls: float = strawberry.field(
+        description="Of the total, calls that failed, were retried or were aborted."
+    )
+    estimated_part: float = strawberry.field(
+        description="Of the total, calls whose vendor reported no usage (priced at their "
+        "expected cost)."
+    )
+    call_count: int = strawberry.field(description="Settled calls (calls in flight excluded).")
+
+    @classmethod
+    def from_spend(cls, found: spend.Spend) -> RunSpend:
+        return cls(
+            total=found.total,
+            probes=found.probes,
+            summaries=found.summaries,
+            failed_calls=found.failed_calls,
+            estimated_part=found.estimated_part,
+            call_count=found.call_count,
+        )

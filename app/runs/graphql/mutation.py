@@ -66,7 +66,13 @@ class RerunInput:
 
 @strawberry.input
 class UpdateRunInput:
-    name: str | None = None
+    # Left out, a field stays as it is; null clears it (a null maxBudgetUsd removes the cap).
+    name: str | None = strawberry.UNSET
+    max_budget_usd: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Raise, lower, or (null) remove the run's spend cap; it applies to the "
+        "next call. Refused when a model of the run has no price.",
+    )
 
 
 @strawberry.type
@@ -185,7 +191,12 @@ class RunMutation:
         self, info: Info, run_id: strawberry.ID, data: Annotated[UpdateRunInput, InputArg]
     ) -> Run:
         async with acting(info, "updateRun") as session:
-            return Run.from_row(await control.rename_run(session, str(run_id), data.name))
+            row = await control.require_run(session, str(run_id))
+            if data.name is not strawberry.UNSET:
+                row = await control.rename_run(session, str(run_id), data.name)
+            if data.max_budget_usd is not strawberry.UNSET:
+                row = await control.set_budget(session, str(run_id), data.max_budget_usd)
+            return Run.from_row(row)
 
     @strawberry.mutation
     async def cancel_summarization(

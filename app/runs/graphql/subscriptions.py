@@ -10,6 +10,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.runs import service
+from app.runs.graphql.costs import RunSpend
 from app.runs.graphql.results import RunProgress
 from app.runs.graphql.types import Run
 from app.runs.live import snapshot as live
@@ -25,7 +26,16 @@ class RunProgressEvent:
         description="The transcript stored or summarized most recently, when there is one."
     )
     at: datetime
-    cost_so_far: float = strawberry.field(description="USD, from the run's stored transcripts.")
+    cost_so_far: float = strawberry.field(
+        description="USD, from the run's ledger of provider calls (spend.total)."
+    )
+    spend: RunSpend = strawberry.field(description="What the run has paid, as on Run.")
+    max_budget_usd: float | None = strawberry.field(
+        description="The run's spend cap; null for none."
+    )
+    pause_reason: str | None = strawberry.field(
+        description="Why the server paused the run (BUDGET_EXHAUSTED, PROVIDER_SUSPENDED)."
+    )
     estimated_total_cost: float | None = strawberry.field(
         description="USD: cost so far plus each model's remaining slots at its observed "
         "average (the pre-run estimate for a model with no transcript yet)."
@@ -52,6 +62,9 @@ class RunProgressEvent:
             transcript_id=snapshot.transcript_id,
             at=snapshot.at,
             cost_so_far=snapshot.cost_so_far,
+            spend=RunSpend.from_spend(snapshot.spend),
+            max_budget_usd=snapshot.max_budget_usd,
+            pause_reason=snapshot.pause_reason,
             estimated_total_cost=snapshot.estimated_total_cost,
             estimated_seconds_remaining=snapshot.estimated_seconds_remaining,
         )

@@ -32,7 +32,13 @@ from app.transcripts import service as transcripts
 if TYPE_CHECKING:
     from app.transcripts.graphql import Transcript
 
-from app.runs.graphql.costs import ActualCost, ActualModelCost, AnalysisResult, CostEstimate
+from app.runs.graphql.costs import (
+    ActualCost,
+    ActualModelCost,
+    AnalysisResult,
+    CostEstimate,
+    RunSpend,
+)
 from app.runs.graphql.history import RunHistoryFields
 from app.runs.graphql.metrics import ExecutionMetrics
 from app.runs.graphql.results import (
@@ -279,6 +285,16 @@ class Run(RunHistoryFields):
                 session, scenario_count=scenario_count, models=models, samples=samples
             )
         return CostEstimate.from_estimate(found)
+
+    @strawberry.field(description="What the run has paid so far, from its ledger of calls.")  # type: ignore[untyped-decorator]
+    async def spend(self, info: Info) -> RunSpend:
+        loader = info.context.loaders.by_key("spend_by_run", spend.spend_by_run)
+        found = await loader.load(self.row.id)
+        return RunSpend.from_spend(found or spend.Spend())
+
+    @strawberry.field(description="The run's spend cap in USD; null for none.")  # type: ignore[untyped-decorator]
+    def max_budget_usd(self) -> float | None:
+        return self.row.max_budget_usd
 
     @strawberry.field
     async def models(self, info: Info) -> list[LlmModel]:

@@ -18,7 +18,7 @@ from app import pubsub
 from app.errors import NotFound, RunStateError
 from app.llm import service as llm
 from app.queue import jobs as queue
-from app.runs import state
+from app.runs import budget, state
 from app.runs.lifecycle import start
 from app.runs.models import Run
 from app.transcripts.models import Transcript
@@ -36,12 +36,20 @@ async def _require_live(session: AsyncSession, run_id: str) -> Run:
     return run
 
 
+async def require_run(session: AsyncSession, run_id: str) -> Run:
+    """The live run, or NotFound."""
+    return await _require_live(session, run_id)
+
+
 async def _transition(
     session: AsyncSession, run_id: str, verb: str, allowed: tuple[str, ...], **values: Any
 ) -> Run:
     """Move a live run from one of `allowed` to new values, or refuse with its current state.
     A person's transition clears the server's pause reason unless `values` set one."""
     values.setdefault("pause_reason", None)
+    # The advance lock first, as outcomes take it before touching the run: a transition then
+    # never waits for an outcome that waits for it (and a cancel freezes the run's outcomes).
+    await state.lock_run(session, run_id)
     stmt = (
         sa.update(Run)
         .where(col(Run.id) == run_id, col(Run.deleted_at).is_(None), col(Run.status).in_(allowed))
@@ -71,6 +79,10 @@ async def pause_run(session: AsyncSession, run_id: str) -> Run:
 
 async def resume_run(session: AsyncSession, run_id: str) -> Run:
     """PAUSED → RUNNING (PENDING if no probe had started); re-queue exactly the open slots."""
+    current = await _require_live(session, run_id)
+    await budget.require_headroom(
+        session, run_id, current.max_budget_usd, current.config.get("models") or []
+    )
     resumed = sa.case((col(Run.started_at).is_(None), "PENDING"), else_="RUNNING")
     run = await _transition(session, run_id, "resume", ("PAUSED",), status=resumed)
     # Every slot finished while paused: nothing will run to advance it, so advance now.
@@ -98,7 +110,8 @@ async def requeue_open_slots(session: AsyncSession, run: Run) -> int:
 
 
 async def cancel_run(session: AsyncSession, run_id: str) -> Run:
-    """PENDING|RUNNING|PAUSED → CANCELLED: queued jobs cancelled, running ones aborted."""
+    """PENDING|RUNNING|PAUSED → CANCELLED: queued jobs cancelled, running ones aborted. Under
+    the run's advance lock: once this commits, no outcome is stored (execution/outcome.py)."""
     run = await _transition(
         session, run_id, "cancel", CANCELLABLE, status="CANCELLED", completed_at=sa.func.now()
     )
@@ -109,6 +122,7 @@ async def cancel_run(session: AsyncSession, run_id: str) -> Run:
 
 async def delete_run(session: AsyncSession, run_id: str) -> bool:
     """Soft delete; an active run is stopped first (its jobs cancelled or aborted)."""
+    await state.lock_run(session, run_id)  # as cancel_run: freezes the run's outcomes
     run = await _require_live(session, run_id)
     if run.status in CANCELLABLE or run.status == "SUMMARIZING":
         await _transition(
@@ -138,6 +152,28 @@ async def rename_run(session: AsyncSession, run_id: str, name: str | None) -> Ru
     await connection.execute(
         sa.update(Run).where(col(Run.id) == run_id).values(name=cleaned, updated_at=sa.func.now())
     )
+    return await _fresh(session, run_id)
+
+
+async def set_budget(session: AsyncSession, run_id: str, cap: float | None) -> Run:
+    """Raise, lower or (None) remove the run's spend cap; it applies to the next call. A cap
+    needs every model of the run priced; the pre-run estimates are taken if the run has none."""
+    start.validate_budget(cap)
+    run = await _require_live(session, run_id)
+    models: list[str] = list(run.config.get("models") or [])
+    config = dict(run.config, maxBudgetUsd=cap)
+    if cap is not None:
+        await budget.refuse_unpriced(session, models)
+        if "budgetEstimates" not in config:
+            scenarios = await start.selection_size(session, run_id)
+            config["budgetEstimates"] = await budget.pre_run_estimates(session, models, scenarios)
+    connection = await session.connection()
+    await connection.execute(
+        sa.update(Run)
+        .where(col(Run.id) == run_id)
+        .values(max_budget_usd=cap, config=config, updated_at=sa.func.now())
+    )
+    await pubsub.publish(session, run_id, "budget", cap=cap)
     return await _fresh(session, run_id)
 
 

@@ -39,6 +39,9 @@ class SweepReport:
 
 async def recover_run(db: Database, run_id: str) -> RunRecovery:
     async with db.transaction() as session:
+        # The advance lock before the row lock, as every transaction taking both does: an
+        # outcome holds the advance lock while its inserts check the run's row.
+        await state.lock_run(session, run_id)
         # Whatever status this moves the run to is recovery's, in the run's status log.
         await events.act_as(session, events.RECOVERY, "recovery")
         run = (

@@ -17,7 +17,7 @@ from app.errors import NotFound, ValidationFailed, require_one_of
 from app.llm import credentials
 from app.llm import service as llm
 from app.queue import jobs as queue
-from app.runs import provenance, sampling
+from app.runs import budget, provenance, sampling
 from app.runs.models import PRIORITIES, RUN_CATEGORIES, Run
 
 DEFAULT_CATEGORY = "UNKNOWN_LEGACY"
@@ -74,8 +74,11 @@ def validate_options(request: StartRunRequest) -> None:
         raise ValidationFailed("sampleSeed must not be 0")
     if request.scenario_ids is not None and not request.scenario_ids:
         raise ValidationFailed("scenarioIds must not be empty when given")
-    budget = request.max_budget_usd
-    if budget is not None and not (math.isfinite(budget) and budget > 0):
+    validate_budget(request.max_budget_usd)
+
+
+def validate_budget(cap: float | None) -> None:
+    if cap is not None and not (math.isfinite(cap) and cap > 0):
         raise ValidationFailed("maxBudgetUsd must be a positive number")
 
 
@@ -199,6 +202,10 @@ async def create_run(session: AsyncSession, request: StartRunRequest, plan: RunP
     priority = request.priority or "NORMAL"
     max_turns = 1 + len(plan.snapshot["content"].get("followups") or [])
     slots = len(plan.only_slots) if plan.only_slots is not None else None
+    model_ids = [m for m, _ in plan.models]
+    estimates = await budget_estimates(
+        session, request.max_budget_usd, model_ids, plan.scenario_ids
+    )
     run = Run(
         name=run_name(request.name),
         definition_id=plan.definition_id,
@@ -206,7 +213,7 @@ async def create_run(session: AsyncSession, request: StartRunRequest, plan: RunP
         experiment_id=request.experiment_id,
         run_category=request.run_category or DEFAULT_CATEGORY,
         priority=priority,
-        config=run_config(request, plan, max_turns=max_turns),
+        config=run_config(request, plan, max_turns=max_turns, estimates=estimates),
         total_slots=slots
         if slots is not None
         else len(plan.models) * len(plan.scenario_ids) * samples,
@@ -232,7 +239,13 @@ async def create_run(session: AsyncSession, request: StartRunRequest, plan: RunP
     return StartedRun(run=run, job_count=job_count, scenario_ids=plan.scenario_ids)
 
 
-def run_config(request: StartRunRequest, plan: RunPlan, *, max_turns: int) -> dict[str, Any]:
+def run_config(
+    request: StartRunRequest,
+    plan: RunPlan,
+    *,
+    max_turns: int,
+    estimates: dict[str, float] | None = None,
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "models": [m for m, _ in plan.models],
         "samplePercentage": request.sample_percentage or 100,
@@ -245,10 +258,33 @@ def run_config(request: StartRunRequest, plan: RunPlan, *, max_turns: int) -> di
         "maxBudgetUsd": request.max_budget_usd,
         "definitionSnapshot": plan.snapshot,
     }
+    if estimates is not None:
+        config["budgetEstimates"] = estimates
     if plan.only_slots is not None:
         # queue/jobs.defer_slots queues only these, now and on every resume or recovery.
         config["onlySlots"] = plan.only_slots
     return config
+
+
+async def budget_estimates(
+    session: AsyncSession, cap: float | None, models: list[str], scenario_ids: list[str]
+) -> dict[str, float] | None:
+    """With a cap: refuse unpriced models, and each model's pre-run cost per probe (what a
+    call reserves before the run has observed that model). None without a cap."""
+    if cap is None:
+        return None
+    await budget.refuse_unpriced(session, models)
+    return await budget.pre_run_estimates(session, models, len(scenario_ids))
+
+
+async def selection_size(session: AsyncSession, run_id: str) -> int:
+    """How many scenarios the run selected."""
+    connection = await session.connection()
+    found = await connection.execute(
+        sa.text("SELECT count(*) FROM run_scenario_selections WHERE run_id = :run"),
+        {"run": run_id},
+    )
+    return int(found.scalar_one())
 
 
 async def record_selections(session: AsyncSession, run_id: str, scenario_ids: list[str]) -> None:

@@ -4,7 +4,7 @@ subscriber is sent."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,6 +40,9 @@ class Snapshot:
     transcript_id: str | None
     at: datetime
     sequence: int
+    spend: spend.Spend = field(default_factory=spend.Spend)
+    max_budget_usd: float | None = None
+    pause_reason: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -61,6 +64,7 @@ async def read_snapshot(
     summaries = None
     if shows_summaries(stats.count, run.status):
         summaries = SummaryCounts(stats.count, stats.summarized, stats.summary_failed)
+    paid = (await spend.spend_by_run(session, [run.id]))[run.id]
     cost = sum(m.cost for m in stats.by_model.values())
     terminal = run.status in TERMINAL_STATUSES
     models: list[str] = list(run.config.get("models") or [])
@@ -73,10 +77,16 @@ async def read_snapshot(
         deleted=run.deleted_at is not None,
         progress=progress,
         summaries=summaries,
-        cost_so_far=cost,
-        estimated_total_cost=cost
+        cost_so_far=paid.total,
+        spend=paid,
+        max_budget_usd=run.max_budget_usd,
+        pause_reason=run.pause_reason,
+        estimated_total_cost=paid.total
         if terminal
-        else spend.estimated_total(models, run.total_slots, progress, stats, fallback_costs),
+        else _plus(
+            spend.estimated_total(models, run.total_slots, progress, stats, fallback_costs),
+            paid.total - cost,
+        ),
         estimated_seconds_remaining=seconds_remaining(
             run.status,
             progress.total,
@@ -87,6 +97,12 @@ async def read_snapshot(
         at=datetime.now(UTC),
         sequence=sequence,
     )
+
+
+def _plus(estimate: float | None, extra: float) -> float | None:
+    """The transcripts' estimate plus what the ledger holds beyond the stored transcripts
+    (summaries, failed, retried and aborted calls)."""
+    return None if estimate is None else estimate + extra
 
 
 def _elapsed(started_at: datetime | None) -> float | None:
