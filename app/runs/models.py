@@ -62,6 +62,10 @@ class Run(SQLModel, table=True):
     max_budget_usd: float | None = Field(default=None, sa_type=sa.Double)
     # Set with status PAUSED when the server paused the run (PAUSE_REASONS); cleared on resume.
     pause_reason: str | None = None
+    # Opt-in: a slot whose exact request was answered before copies that transcript (no call).
+    reuse_responses: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false(), "nullable": False}
+    )
     started_at: datetime | None = timestamp_field()
     completed_at: datetime | None = timestamp_field()
     created_at: datetime | None = created_at_field()

@@ -10,11 +10,12 @@ import time
 
 from app.config import Settings
 from app.db import Database
-from app.llm import limits
+from app.llm import limits, suspension
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
+from app.runs import state
 from app.runs.execution import gate, outcome, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
@@ -26,6 +27,7 @@ class NoCall(enum.StrEnum):
 
     MISSING = "missing"  # the model, its provider or the scenario has gone: the slot fails
     SKIPPED = "skipped"  # the gate is closed (paused or cancelled run, or a finished slot)
+    SUSPENDED = "suspended"  # the provider is suspended: the slot stays open, no retry spent
 
 
 class _GateClosed(Exception):
@@ -60,7 +62,10 @@ async def _start(
                 ttl_seconds=target.timeout_seconds * 2 + 30,
                 run_id=job.run_id,
                 model_id=job.model_id,
+                tokens=limits.estimate_tokens(plan.prompts),
             )
+            if taken is limits.Suspended.PROVIDER:
+                return NoCall.SUSPENDED
             if not isinstance(taken, limits.Lease):
                 return taken
             if not await gate.open_gate(session, job):
@@ -93,6 +98,9 @@ async def run_probe(
     if isinstance(started, ProviderError):
         await _fail(db, job, started.kind.value, started.message, job_id, attempts)
         return "failed"
+    if started is NoCall.SUSPENDED:
+        await _left_open(db, job, job_id)
+        return started.value
     if isinstance(started, NoCall):
         return started.value
     plan, target, lease = started
@@ -118,6 +126,10 @@ async def _call(
             reply = await converse(plan, target, attempt=attempts)
         except ProviderError as error:
             duration_ms = int((time.monotonic() - began) * 1000)
+            if suspension.suspends(error):
+                await _suspend(db, plan, lease, error, job_id)
+                stored = True
+                return NoCall.SUSPENDED.value
             RetryLater.unless_last(error, attempts, settings)
             async with db.transaction() as session:
                 await outcome.store_failure(
@@ -136,7 +148,9 @@ async def _call(
             transcript = await outcome.store_success(
                 session, plan, reply, job_id=job_id, attempts=attempts
             )
-            await limits.finish(session, lease)
+            await limits.finish(
+                session, lease, used_tokens=reply.input_tokens + reply.output_tokens
+            )
         stored = True
         return "stored" if transcript else "duplicate"
     finally:
@@ -174,6 +188,26 @@ async def converse(plan: SlotPlan, target: Target, *, attempt: int = 0) -> SlotO
         duration_ms=int((time.monotonic() - started) * 1000),
         model_version=version,
     )
+
+
+async def _suspend(
+    db: Database, plan: SlotPlan, lease: limits.Lease, error: ProviderError, job_id: int | None
+) -> None:
+    """The vendor refused the account, not this call: suspend the provider for every process,
+    store nothing for the slot (it stays open, its retries unspent) and let the run pause if
+    nothing else of it can go on."""
+    async with db.transaction() as session:
+        if await suspension.suspend(session, plan.provider_id, error):
+            log.warning("provider %s suspended: %s", plan.provider_name, error)
+        await limits.finish(session, lease)
+        await state.advance(session, plan.job.run_id, job_id=job_id)
+
+
+async def _left_open(db: Database, job: SlotJob, job_id: int | None) -> None:
+    """A slot of a suspended provider ends its job without a call: the run may now have
+    nothing left that can call, and pauses (state.advance decides, under the run's lock)."""
+    async with db.transaction() as session:
+        await state.advance(session, job.run_id, job_id=job_id)
 
 
 async def _fail(

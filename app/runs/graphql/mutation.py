@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql.args import IdArg
 from app.graphql.context import Info
+from app.llm.graphql import LlmProvider
 from app.runs import service
-from app.runs.lifecycle import control, recovery, start
+from app.runs.lifecycle import control, recovery, start, suspension
 
 if TYPE_CHECKING:
     pass
@@ -108,6 +110,13 @@ class RunMutation:
     async def resume_run(self, info: Info, run_id: strawberry.ID) -> Run:
         async with info.context.db.transaction() as session:
             return Run.from_row(await control.resume_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def resume_llm_provider(self, info: Info, ident: IdArg) -> LlmProvider:
+        """Lift a provider's suspension; resume the runs it paused (not a person's pauses)."""
+        async with info.context.db.transaction() as session:
+            row = await suspension.resume_provider(session, ident)
+        return LlmProvider.from_row(row)
 
     @strawberry.mutation
     async def cancel_run(self, info: Info, run_id: strawberry.ID) -> Run:
