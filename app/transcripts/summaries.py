@@ -93,6 +93,7 @@ async def store_decision(
 
 @dataclass(frozen=True, slots=True)
 class Summarizer:
+    provider_id: str
     provider_name: str
     model_id: str
     api_config: dict[str, Any]
@@ -105,7 +106,7 @@ async def summarizer(db: Database, model_id: str) -> Summarizer:
             await (await session.connection()).execute(
                 sa.text(
                     """
-                    SELECT p.name, m.model_id, m.api_config
+                    SELECT p.id, p.name, m.model_id, m.api_config
                     FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
                     WHERE m.model_id = :model ORDER BY m.status = 'ACTIVE' DESC LIMIT 1
                     """
@@ -115,4 +116,4 @@ async def summarizer(db: Database, model_id: str) -> Summarizer:
         ).one_or_none()
     if row is None:
         raise LookupError(f"Summarizer model not found: {model_id}")
-    return Summarizer(row.name, row.model_id, dict(row.api_config or {}))
+    return Summarizer(row.id, row.name, row.model_id, dict(row.api_config or {}))
