@@ -7,6 +7,7 @@ import asyncio
 import enum
 import logging
 import time
+from dataclasses import dataclass
 
 from app.config import Settings
 from app.db import Database
@@ -16,7 +17,7 @@ from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
 from app.runs import state
-from app.runs.execution import gate, outcome, slot
+from app.runs.execution import gate, outcome, reuse, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,17 @@ class _GateClosed(Exception):
     """Rolls back the lease taken in the same transaction."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Reused:
+    """The run opted into reuse and this exact request was answered before: no call."""
+
+    plan: SlotPlan
+    earlier: reuse.Earlier
+
+
 async def _start(
     db: Database, settings: Settings, job: SlotJob, provider_name: str
-) -> tuple[SlotPlan, Target, limits.Lease] | ProviderError | float | NoCall:
+) -> tuple[SlotPlan, Target, limits.Lease] | _Reused | ProviderError | float | NoCall:
     """One transaction: read the plan, take a lease under the provider's limits, pass the gate.
     Returns what to run, or seconds to wait for room, or why the probe stops here (a
     ProviderError: the target itself is refused, and the slot fails without a call)."""
@@ -45,6 +54,9 @@ async def _start(
             plan = await slot.plan_slot(session, job, provider_name)
             if plan is None:
                 return NoCall.MISSING
+            earlier = await reuse.earlier_answer(session, plan)
+            if earlier is not None:
+                return _Reused(plan, earlier)
             try:
                 target = target_for(
                     plan.provider_name,
@@ -98,6 +110,8 @@ async def run_probe(
     if isinstance(started, ProviderError):
         await _fail(db, job, started.kind.value, started.message, job_id, attempts)
         return "failed"
+    if isinstance(started, _Reused):
+        return await _store_reused(db, started, job_id, attempts)
     if started is NoCall.SUSPENDED:
         await _left_open(db, job, job_id)
         return started.value
@@ -201,6 +215,22 @@ async def _suspend(
             log.warning("provider %s suspended: %s", plan.provider_name, error)
         await limits.finish(session, lease)
         await state.advance(session, plan.job.run_id, job_id=job_id)
+
+
+async def _store_reused(db: Database, reused: _Reused, job_id: int | None, attempts: int) -> str:
+    """Copy the earlier answer as this slot's transcript, behind the same gate as a call."""
+    async with db.transaction() as session:
+        if not await gate.open_gate(session, reused.plan.job):
+            return NoCall.SKIPPED.value
+        stored = await outcome.store_success(
+            session,
+            reused.plan,
+            reused.earlier.outcome,
+            job_id=job_id,
+            attempts=attempts,
+            reused_from=reused.earlier.transcript_id,
+        )
+    return "reused" if stored else "duplicate"
 
 
 async def _left_open(db: Database, job: SlotJob, job_id: int | None) -> None:

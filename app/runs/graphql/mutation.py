@@ -46,6 +46,9 @@ class StartRunInput:
     experiment_id: strawberry.ID | None = None
     name: str | None = None
     max_budget_usd: float | None = None
+    # Opt-in, since samples are meant to be independent draws: a slot whose exact request was
+    # answered before copies that transcript instead of calling (Transcript.reusedFromId).
+    reuse_responses: bool = False
 
 
 @strawberry.input
@@ -96,6 +99,7 @@ class RunMutation:
             experiment_id=str(data.experiment_id) if data.experiment_id else None,
             name=data.name,
             max_budget_usd=data.max_budget_usd,
+            reuse_responses=data.reuse_responses,
         )
         async with info.context.db.transaction() as session:
             started = await start.start_run(session, request)

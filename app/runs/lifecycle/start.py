@@ -40,6 +40,7 @@ class StartRunRequest:
     experiment_id: str | None = None
     name: str | None = None
     max_budget_usd: float | None = None
+    reuse_responses: bool = False
 
 
 @dataclass(slots=True)
@@ -190,6 +191,7 @@ async def start_run(session: AsyncSession, request: StartRunRequest) -> StartedR
         total_slots=len(models) * len(scenario_ids) * samples,
         samples_per_scenario=samples,
         max_budget_usd=request.max_budget_usd,
+        reuse_responses=request.reuse_responses,
     )
     session.add(run)
     await session.flush()
