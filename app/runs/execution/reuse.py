@@ -22,8 +22,7 @@ from app.runs.execution.slot import SlotOutcome, SlotPlan
 _EARLIER = sa.text(
     """
     SELECT t.id, t.content, t.model_version FROM transcripts t JOIN runs r ON r.id = t.run_id
-    WHERE EXISTS (SELECT 1 FROM runs me WHERE me.id = :run AND me.reuse_responses)
-      AND t.model_id = :model AND t.sample_index = :sample AND t.deleted_at IS NULL
+    WHERE t.model_id = :model AND t.sample_index = :sample AND t.deleted_at IS NULL
       AND t.reused_from_id IS NULL AND t.run_id <> :run
       AND CAST(r.config->>'temperature' AS double precision)
           IS NOT DISTINCT FROM CAST(:temperature AS double precision)
@@ -43,7 +42,10 @@ class Earlier:
 
 
 async def earlier_answer(session: AsyncSession, plan: SlotPlan) -> Earlier | None:
-    """The first transcript that answered this slot's exact request, when its run opted in."""
+    """The first transcript that answered this slot's exact request, when its run opted in
+    (otherwise no query at all: the common case costs nothing)."""
+    if not plan.reuse_responses:
+        return None
     job = plan.job
     row = (
         await (await session.connection()).execute(
