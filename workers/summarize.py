@@ -18,7 +18,11 @@ async def summarize_transcript(
 ) -> str:
     runtime = runtime_of(context)
     return await summary.summarize(
-        runtime.db, runtime.settings, transcriptId, attempts=context.job.attempts
+        runtime.db,
+        runtime.settings,
+        transcriptId,
+        attempts=context.job.attempts,
+        dispatch=runtime.dispatch,
     )
 
 

@@ -7,6 +7,7 @@ Only the keys the code reads, each within a range a real deployment needs:
     latencyMs       number, 0 <= ms <= 60000 (simulated provider)
     failureRate     number, 0 <= rate <= 1 (simulated provider)
     failAlways      boolean (simulated provider)
+    failureKind     one of FAILURE_KINDS, how failureRate's calls fail (simulated provider)
 
 A row stored before these checks is still read defensively by `target_for` and the simulated
 adapter; this module keeps new ones sane so a mistake is refused where it is made, not
@@ -22,6 +23,16 @@ from urllib.parse import urlsplit
 
 from app.errors import ValidationFailed
 
+# The simulated provider's failure kinds (its FAILURE_KINDS keys; this module reads no adapter).
+FAILURE_KINDS = (
+    "RATE_LIMITED",
+    "SERVER_ERROR",
+    "TIMEOUT",
+    "QUOTA_EXHAUSTED",
+    "AUTH",
+    "REFUSAL",
+    "EMPTY",
+)
 MAX_BASE_URL_LENGTH = 2048
 MAX_TIMEOUT_SECONDS = 600
 MAX_LATENCY_MS = 60_000
@@ -83,6 +94,14 @@ def _number(
     return check
 
 
+def _choice(field: str, allowed: tuple[str, ...]) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value not in allowed:
+            raise ValidationFailed(f"apiConfig.{field} must be one of {', '.join(allowed)}")
+
+    return check
+
+
 def _boolean(field: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if not isinstance(value, bool):
@@ -97,4 +116,5 @@ _RULES: dict[str, Callable[[Any], None]] = {
     "latencyMs": _number("latencyMs", 0, MAX_LATENCY_MS),
     "failureRate": _number("failureRate", 0, 1),
     "failAlways": _boolean("failAlways"),
+    "failureKind": _choice("failureKind", FAILURE_KINDS),
 }

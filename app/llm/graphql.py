@@ -28,7 +28,10 @@ class LlmProvider:
     display_name: str
     max_parallel_requests: int
     requests_per_minute: int
+    tokens_per_minute: int
     is_enabled: bool
+    suspended_at: datetime | None
+    suspended_reason: str | None
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[tables.LlmProvider]
@@ -42,7 +45,10 @@ class LlmProvider:
             display_name=row.display_name,
             max_parallel_requests=row.max_parallel_requests,
             requests_per_minute=row.requests_per_minute,
+            tokens_per_minute=row.tokens_per_minute,
             is_enabled=row.is_enabled,
+            suspended_at=row.suspended_at,
+            suspended_reason=row.suspended_reason,
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
@@ -166,6 +172,7 @@ class UpdateLlmProviderInput:
     is_enabled: bool | None = None
     max_parallel_requests: int | None = None
     requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
 
 
 def _model_or_none(row: tables.LlmModel | None) -> LlmModel | None:
@@ -321,5 +328,6 @@ class LlmMutation:
                 is_enabled=data.is_enabled,
                 max_parallel_requests=data.max_parallel_requests,
                 requests_per_minute=data.requests_per_minute,
+                tokens_per_minute=data.tokens_per_minute,
             )
         return LlmProvider.from_row(row)

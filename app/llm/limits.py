@@ -1,5 +1,6 @@
 """Per-provider limits that hold across every worker process: `maxParallelRequests` calls in
-flight and `requestsPerMinute` calls started per rolling minute.
+flight, `requestsPerMinute` calls and `tokensPerMinute` tokens started per rolling minute, and
+no call at all while the provider is suspended.
 
 A call takes a lease row before it starts and finishes it when its outcome is stored. Taking a
 lease is one short transaction serialised per provider by an advisory lock, and it reads the
@@ -9,13 +10,21 @@ once. A worker that dies mid-call leaves its lease open; it stops counting at `e
 
 from __future__ import annotations
 
+import enum
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Database
+
+# The tokens a call reserves before it starts: its prompts at about four characters a token, and
+# this allowance per reply (a reply is also re-sent as history with each later turn). Generous on
+# purpose: the window's figure is settled down to the reported usage when the call ends.
+CHARS_PER_TOKEN = 4
+REPLY_ALLOWANCE_TOKENS = 512
 
 # Polling while the provider is at its parallel limit: short, with jitter so that waiting
 # jobs in several processes do not wake in lockstep.
@@ -28,8 +37,10 @@ _LOCK = sa.text(
 )
 _TAKE = sa.text(
     """
-    WITH limits AS (
-        SELECT max_parallel_requests AS parallel, requests_per_minute AS rpm
+    WITH now AS (SELECT clock_timestamp() AS t),
+    limits AS (
+        SELECT max_parallel_requests AS parallel, requests_per_minute AS rpm,
+               tokens_per_minute AS tpm, suspended_at IS NOT NULL AS suspended
         FROM llm_providers WHERE id = CAST(:p AS text)
     ),
     in_flight AS (
@@ -38,31 +49,49 @@ _TAKE = sa.text(
           AND expires_at > clock_timestamp()
     ),
     recent AS (
-        SELECT coalesce(sum(calls), 0) AS n, min(second) AS oldest FROM provider_starts
+        SELECT coalesce(sum(calls), 0) AS n, coalesce(sum(tokens), 0) AS tokens,
+               min(second) AS oldest FROM provider_starts
         WHERE provider_id = CAST(:p AS text)
           AND second > date_trunc('second', clock_timestamp()) - interval '60 seconds'
     ),
     taken AS (
-        INSERT INTO provider_leases (provider_id, run_id, model_id, expires_at)
-        SELECT CAST(:p AS text), :run, :model, clock_timestamp() + make_interval(secs => :ttl)
-        FROM limits, in_flight, recent
-        WHERE in_flight.n < limits.parallel AND recent.n < limits.rpm
+        INSERT INTO provider_leases (provider_id, run_id, model_id, started_at, expires_at, tokens)
+        SELECT CAST(:p AS text), :run, :model, now.t, now.t + make_interval(secs => :ttl),
+               :tokens
+        FROM limits, in_flight, recent, now
+        WHERE NOT limits.suspended AND in_flight.n < limits.parallel AND recent.n < limits.rpm
+          AND (limits.tpm = 0 OR recent.tokens < limits.tpm)
         RETURNING id
     ),
     counted AS (
-        INSERT INTO provider_starts (provider_id, second, calls)
-        SELECT CAST(:p AS text), date_trunc('second', clock_timestamp()), 1 FROM taken
-        ON CONFLICT (provider_id, second) DO UPDATE SET calls = provider_starts.calls + 1
+        INSERT INTO provider_starts (provider_id, second, calls, tokens)
+        SELECT CAST(:p AS text), date_trunc('second', now.t), 1, :tokens FROM taken, now
+        ON CONFLICT (provider_id, second) DO UPDATE
+        SET calls = provider_starts.calls + 1, tokens = provider_starts.tokens + EXCLUDED.tokens
     )
     SELECT (SELECT id FROM taken) AS lease_id,
-           (SELECT recent.n >= limits.rpm FROM recent, limits) AS rpm_bound,
+           (SELECT suspended FROM limits) AS suspended,
+           (SELECT recent.n >= limits.rpm OR (limits.tpm > 0 AND recent.tokens >= limits.tpm)
+            FROM recent, limits) AS minute_bound,
            (SELECT EXTRACT(EPOCH FROM recent.oldest + interval '61 seconds'
-                   - clock_timestamp()) FROM recent) AS rpm_wait
+                   - clock_timestamp()) FROM recent) AS minute_wait
     """
 )
+# Ends the lease; with the reported usage, moves the tokens counted for its start second from
+# the reservation to what the call really used.
 _FINISH = sa.text(
-    "UPDATE provider_leases SET finished_at = clock_timestamp() "
-    "WHERE id = :id AND finished_at IS NULL"
+    """
+    WITH old AS (SELECT tokens FROM provider_leases WHERE id = :id AND finished_at IS NULL),
+    done AS (
+        UPDATE provider_leases l SET finished_at = clock_timestamp(),
+               tokens = coalesce(CAST(:used AS bigint), l.tokens)
+        FROM old WHERE l.id = :id AND l.finished_at IS NULL
+        RETURNING l.provider_id, l.started_at, l.tokens - old.tokens AS delta
+    )
+    UPDATE provider_starts s SET tokens = s.tokens + done.delta FROM done
+    WHERE done.delta <> 0 AND s.provider_id = done.provider_id
+      AND s.second = date_trunc('second', done.started_at)
+    """
 )
 _PRUNE = sa.text(
     """
@@ -85,6 +114,12 @@ class Lease:
     provider_id: str
 
 
+class Suspended(enum.Enum):
+    """The provider is suspended (resumeLlmProvider lifts it): no call starts."""
+
+    PROVIDER = "provider"
+
+
 async def try_take(
     session: AsyncSession,
     provider_id: str,
@@ -92,26 +127,50 @@ async def try_take(
     *,
     run_id: str | None = None,
     model_id: str | None = None,
-) -> Lease | float:
-    """A lease, or how long to wait before trying again. In the caller's transaction: the
-    lease exists only if it commits."""
+    tokens: int = 0,
+) -> Lease | float | Suspended:
+    """A lease reserving `tokens`, or how long to wait before trying again, or Suspended. In
+    the caller's transaction: the lease exists only if it commits. Reading the provider row
+    here, before every call, is what stops every process at once when it is suspended."""
     connection = await session.connection()
     await connection.execute(_LOCK, {"p": provider_id})
     row = (
         await connection.execute(
-            _TAKE, {"p": provider_id, "ttl": ttl_seconds, "run": run_id, "model": model_id}
+            _TAKE,
+            {
+                "p": provider_id,
+                "ttl": ttl_seconds,
+                "run": run_id,
+                "model": model_id,
+                "tokens": tokens,
+            },
         )
     ).one()
     if row.lease_id is not None:
         return Lease(id=int(row.lease_id), provider_id=provider_id)
-    if row.rpm_bound and row.rpm_wait is not None:
-        return max(0.01, float(row.rpm_wait))
+    if row.suspended:
+        return Suspended.PROVIDER
+    if row.minute_bound and row.minute_wait is not None:
+        return max(0.01, float(row.minute_wait))
     return random.uniform(*_POLL_SECONDS)
 
 
-async def finish(session: AsyncSession, lease: Lease) -> None:
-    """Inside the transaction that stores the call's outcome."""
-    await (await session.connection()).execute(_FINISH, {"id": lease.id})
+def estimate_tokens(
+    prompts: Sequence[str], *, reply_allowance: int = REPLY_ALLOWANCE_TOKENS
+) -> int:
+    """What a conversation of these user turns may use, each turn sending the whole history."""
+    history = total = 0
+    for prompt in prompts:
+        history += len(prompt) // CHARS_PER_TOKEN + 1
+        total += history + reply_allowance
+        history += reply_allowance
+    return total
+
+
+async def finish(session: AsyncSession, lease: Lease, *, used_tokens: int | None = None) -> None:
+    """Inside the transaction that stores the call's outcome; `used_tokens` settles the
+    reservation (None keeps it: a failed call's usage is unknown)."""
+    await (await session.connection()).execute(_FINISH, {"id": lease.id, "used": used_tokens})
 
 
 async def release(db: Database, lease: Lease) -> None:

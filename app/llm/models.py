@@ -28,12 +28,21 @@ class LlmProvider(SQLModel, table=True):
     is_enabled: bool = Field(
         default=True, sa_column_kwargs={"server_default": sa.true(), "nullable": False}
     )
+    # 0: no token limit. Reserved per call before it starts, settled with the reported usage.
+    tokens_per_minute: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0", "nullable": False}
+    )
+    # Set when the vendor said the credit is exhausted or the key is bad: no call starts until
+    # an admin's resumeLlmProvider clears it (the vendor's message, keys redacted).
+    suspended_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    suspended_reason: str | None = None
     created_at: datetime | None = created_at_field()
     updated_at: datetime | None = updated_at_field()
 
     __table_args__ = (
         sa.CheckConstraint("max_parallel_requests >= 1", name="ck_llm_providers_parallel"),
         sa.CheckConstraint("requests_per_minute >= 1", name="ck_llm_providers_rpm"),
+        sa.CheckConstraint("tokens_per_minute >= 0", name="ck_llm_providers_tpm"),
     )
 
 
@@ -94,6 +103,12 @@ class ProviderLease(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     # A worker killed mid-call never finishes its lease; it stops counting after this.
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # Tokens reserved for the call (an estimate), replaced by the reported usage when it ends.
+    tokens: int = Field(
+        default=0,
+        sa_type=sa.BigInteger,
+        sa_column_kwargs={"server_default": "0", "nullable": False},
+    )
 
     __table_args__ = (
         sa.Index(
@@ -118,6 +133,12 @@ class ProviderStarts(SQLModel, table=True):
     provider_id: str = Field(foreign_key="llm_providers.id", primary_key=True)
     second: datetime = Field(sa_type=sa.DateTime(timezone=True), primary_key=True)
     calls: int = Field(default=0, sa_column_kwargs={"server_default": "0", "nullable": False})
+    # Tokens of the calls started in that second: reserved, then settled (tokensPerMinute).
+    tokens: int = Field(
+        default=0,
+        sa_type=sa.BigInteger,
+        sa_column_kwargs={"server_default": "0", "nullable": False},
+    )
 
 
 class QueueControl(SQLModel, table=True):

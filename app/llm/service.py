@@ -50,6 +50,7 @@ async def update_provider(
     is_enabled: bool | None = None,
     max_parallel_requests: int | None = None,
     requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
 ) -> LlmProvider:
     """Change a provider's switch and limits (workers read them live)."""
     provider = await require_provider(session, ident)
@@ -61,6 +62,10 @@ async def update_provider(
         if not 1 <= requests_per_minute <= 100_000:
             raise ValidationFailed("requestsPerMinute must be between 1 and 100000")
         provider.requests_per_minute = requests_per_minute
+    if tokens_per_minute is not None:
+        if not 0 <= tokens_per_minute <= 100_000_000:
+            raise ValidationFailed("tokensPerMinute must be between 0 (no limit) and 100000000")
+        provider.tokens_per_minute = tokens_per_minute
     if is_enabled is not None:
         provider.is_enabled = is_enabled
     provider.updated_at = now()

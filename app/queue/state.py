@@ -84,7 +84,8 @@ async def live_probe_jobs(session: AsyncSession, run_id: str) -> Sequence[Any]:
 
 async def has_open_probe_job(session: AsyncSession, run_id: str, *, other_than: int | None) -> bool:
     """Whether a live probe job of the run (other than the caller's) has a slot with no result.
-    Stops at the first one, so it is cheap while a run has open slots."""
+    Stops at the first one, so it is cheap while a run has open slots. A job on a suspended
+    provider's queue does not count: it will not call, so the run must not wait for it."""
     found = (
         await (await session.connection()).execute(
             sa.text(
@@ -92,6 +93,9 @@ async def has_open_probe_job(session: AsyncSession, run_id: str, *, other_than: 
             SELECT 1 FROM procrastinate_jobs j
             WHERE (j.args->>'runId') = :run AND j.status IN ('todo', 'doing')
               AND j.task_name = :task AND j.id IS DISTINCT FROM CAST(:job AS bigint)
+              AND NOT EXISTS (
+                SELECT 1 FROM llm_providers s
+                WHERE s.suspended_at IS NOT NULL AND j.queue_name = 'probe_' || s.name)
               AND NOT EXISTS (
                 SELECT 1 FROM probe_results p
                 WHERE p.run_id = :run AND p.scenario_id = j.args->>'scenarioId'

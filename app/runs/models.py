@@ -68,6 +68,10 @@ class Run(SQLModel, table=True):
     )
     # What ran and where, fixed at start (runs/provenance.py); never updated afterwards.
     provenance: dict[str, Any] | None = json_field(nullable=True)
+    # Opt-in: a slot whose exact request was answered before copies that transcript (no call).
+    reuse_responses: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false(), "nullable": False}
+    )
     started_at: datetime | None = timestamp_field()
     completed_at: datetime | None = timestamp_field()
     created_at: datetime | None = created_at_field()

@@ -33,7 +33,8 @@ async def lock_run(session: AsyncSession, run_id: str) -> None:
 
 async def advance(session: AsyncSession, run_id: str, *, job_id: int | None = None) -> str | None:
     """Move a RUNNING run on when every slot is terminal: to SUMMARIZING (queueing one summary
-    per transcript in this transaction) or to FAILED when no slot succeeded. Returns the new
+    per transcript in this transaction) or to FAILED when no slot succeeded; to PAUSED
+    (PROVIDER_SUSPENDED) when the only open slots are on suspended providers. Returns the new
     status, or None when the run stays as it is.
 
     Cheap while slots are open: it stops at the first live probe job (other than the caller's)
@@ -55,6 +56,8 @@ async def advance(session: AsyncSession, run_id: str, *, job_id: int | None = No
             {"run": run_id},
         )
     ).one_or_none()
+    if row is not None and row.finished < row.total_slots and row.status in ("PENDING", "RUNNING"):
+        return await _pause_if_suspended(session, run_id)
     if row is None or row.status != "RUNNING" or row.finished < row.total_slots:
         return None
     target = "SUMMARIZING" if row.succeeded > 0 else "FAILED"
@@ -77,6 +80,33 @@ async def advance(session: AsyncSession, run_id: str, *, job_id: int | None = No
         await queue_summaries(session, run_id)
     await pubsub.publish(session, run_id, "status", status=target)
     return target
+
+
+async def _pause_if_suspended(session: AsyncSession, run_id: str) -> str | None:
+    """Open slots, none of them with a job that will call: when a model of the run is on a
+    suspended provider, that is why, and the run waits PAUSED for resumeLlmProvider."""
+    paused = (
+        await _execute(
+            session,
+            """
+            UPDATE runs r SET status = 'PAUSED', pause_reason = 'PROVIDER_SUSPENDED',
+                   updated_at = now()
+            WHERE r.id = :run AND r.status IN ('PENDING', 'RUNNING')
+              AND EXISTS (
+                SELECT 1 FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
+                WHERE p.suspended_at IS NOT NULL
+                  AND m.model_id IN (SELECT jsonb_array_elements_text(r.config->'models')))
+            RETURNING id
+            """,
+            {"run": run_id},
+        )
+    ).one_or_none()
+    if paused is None:
+        return None
+    # Its queued jobs would only meet the suspension; resuming re-queues the open slots.
+    await queue.cancel_queued(session, run_id, queue.PROBE_TASK)
+    await pubsub.publish(session, run_id, "status", status="PAUSED")
+    return "PAUSED"
 
 
 async def queue_summaries(session: AsyncSession, run_id: str) -> int:

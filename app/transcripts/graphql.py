@@ -37,6 +37,8 @@ class Transcript:
     token_count: int
     duration_ms: int
     estimated_cost: float | None
+    # The transcript this one copies (StartRunInput.reuseResponses): no call, cost 0.
+    reused_from_id: strawberry.ID | None
     decision_code: str | None
     decision_text: str | None
     decision_metadata: JSON | None
@@ -63,6 +65,7 @@ class Transcript:
             token_count=row.token_count,
             duration_ms=row.duration_ms,
             estimated_cost=row.estimated_cost,
+            reused_from_id=strawberry.ID(row.reused_from_id) if row.reused_from_id else None,
             decision_code=row.decision_code,
             decision_text=row.decision_text,
             decision_metadata=JSON(row.decision_metadata),

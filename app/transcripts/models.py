@@ -31,6 +31,8 @@ class Transcript(SQLModel, table=True):
     output_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     duration_ms: int = 0
     estimated_cost: float | None = Field(default=None, sa_type=sa.Double)
+    # The transcript this one copies (StartRunInput.reuseResponses): no call was made for it.
+    reused_from_id: str | None = None
     decision_code: str | None = None
     decision_text: str | None = None
     decision_metadata: dict[str, Any] | None = json_field(nullable=True)

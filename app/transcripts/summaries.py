@@ -93,10 +93,10 @@ async def store_decision(
 
 @dataclass(frozen=True, slots=True)
 class Summarizer:
+    provider_id: str
     provider_name: str
     model_id: str
     api_config: dict[str, Any]
-    provider_id: str = ""
     cost_input_per_million: float = 0.0
     cost_output_per_million: float = 0.0
 
@@ -108,7 +108,7 @@ async def summarizer(db: Database, model_id: str) -> Summarizer:
             await (await session.connection()).execute(
                 sa.text(
                     """
-                    SELECT p.name, m.model_id, m.api_config, p.id AS provider_id,
+                    SELECT p.id, p.name, m.model_id, m.api_config,
                            m.cost_input_per_million, m.cost_output_per_million
                     FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
                     WHERE m.model_id = :model ORDER BY m.status = 'ACTIVE' DESC LIMIT 1
@@ -120,10 +120,10 @@ async def summarizer(db: Database, model_id: str) -> Summarizer:
     if row is None:
         raise LookupError(f"Summarizer model not found: {model_id}")
     return Summarizer(
+        row.id,
         row.name,
         row.model_id,
         dict(row.api_config or {}),
-        row.provider_id,
         float(row.cost_input_per_million),
         float(row.cost_output_per_million),
     )

@@ -7,7 +7,7 @@ transaction-local settings the edges set (`valuerank.actor`, `valuerank.reason`)
 to "worker"; a pause carrying `pause_reason` BUDGET_EXHAUSTED is the budget's.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -468,9 +468,14 @@ BASE_URL_RULE = (
         ),
         ({"failAlways": "yes"}, "apiConfig.failAlways must be true or false"),
         (
+            {"failureKind": "QUOTA"},
+            "apiConfig.failureKind must be one of RATE_LIMITED, SERVER_ERROR, TIMEOUT, "
+            "QUOTA_EXHAUSTED, AUTH, REFUSAL, EMPTY",
+        ),
+        (
             {"latencyMs": 5, "maxTokens": 100},
             "apiConfig: unknown key maxTokens. Allowed keys: baseUrl, timeoutSeconds, latencyMs, "
-            "failureRate, failAlways",
+            "failureRate, failAlways, failureKind",
         ),
         ([{"baseUrl": "https://api.example"}], "apiConfig must be a JSON object"),
     ],

@@ -545,6 +545,24 @@ async def test_simulated_counts_at_least_one_input_token() -> None:
     assert (await SimulatedAdapter().complete(request)).input_tokens == 1
 
 
+@pytest.mark.parametrize(
+    ("failure_kind", "kind"),
+    [
+        ("RATE_LIMITED", ErrorKind.RATE_LIMIT),
+        ("TIMEOUT", ErrorKind.TIMEOUT),
+        ("QUOTA_EXHAUSTED", ErrorKind.QUOTA_EXHAUSTED),
+        ("AUTH", ErrorKind.AUTH),
+        ("REFUSAL", ErrorKind.REFUSAL),
+        ("EMPTY", ErrorKind.EMPTY_REPLY),
+    ],
+)
+async def test_simulated_failure_kind(failure_kind: str, kind: ErrorKind) -> None:
+    request = simulated(failureRate=1.0, failureKind=failure_kind)
+    with pytest.raises(ProviderError) as raised:
+        await SimulatedAdapter().complete(request)
+    assert raised.value.kind == kind
+
+
 async def test_simulated_failure_rate() -> None:
     adapter = SimulatedAdapter()
 

@@ -4,7 +4,9 @@ Everything is derived from sha256(request.seed) ("<runId>:<scenarioId>:<modelId>
 the 1-5 rating, the reason, and whether the call fails. `api_config` tunes it:
 
     latencyMs    how long each call takes (an asyncio.sleep, so cancelling works); default 0
-    failureRate  fraction of seeds, in [0, 1], whose call fails with a retryable SERVER_ERROR
+    failureRate  fraction of seeds, in [0, 1], whose call fails (with failureKind)
+    failureKind  how those calls fail (FAILURE_KINDS); default SERVER_ERROR (retryable).
+                 QUOTA_EXHAUSTED and AUTH suspend the provider, as a real vendor's would
     failAlways   true: every call fails with a permanent BAD_REQUEST (an all-failing model)
 """
 
@@ -16,6 +18,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.llm.providers.base import ChatRequest, Completion, ErrorKind, ProviderError
+
+# apiConfig.failureKind → the classified error a real adapter would raise for that answer.
+FAILURE_KINDS = {
+    "RATE_LIMITED": ErrorKind.RATE_LIMIT,
+    "SERVER_ERROR": ErrorKind.SERVER_ERROR,
+    "TIMEOUT": ErrorKind.TIMEOUT,
+    "QUOTA_EXHAUSTED": ErrorKind.QUOTA_EXHAUSTED,
+    "AUTH": ErrorKind.AUTH,
+    "REFUSAL": ErrorKind.REFUSAL,
+    "EMPTY": ErrorKind.EMPTY_REPLY,
+}
 
 REASONS = (
     "Protecting the people most affected matters more here than the cost of acting.",
@@ -39,7 +52,8 @@ class SimulatedAdapter:
         if config.get("failAlways") is True:
             raise ProviderError(ErrorKind.BAD_REQUEST, "simulated permanent failure")
         if _fails(digest, _number(config, "failureRate", 0.0)):
-            raise ProviderError(ErrorKind.SERVER_ERROR, "simulated failure")
+            kind = FAILURE_KINDS.get(str(config.get("failureKind")), ErrorKind.SERVER_ERROR)
+            raise ProviderError(kind, "simulated failure")
         text = reply_text(digest)
         return Completion(
             text=text,

@@ -36,12 +36,14 @@ async def store_success(
     *,
     job_id: int | None,
     attempts: int,
+    reused_from: str | None = None,
 ) -> str | None:
-    """The transcript, the SUCCESS result and the run's advance; None for a duplicate."""
+    """The transcript, the SUCCESS result and the run's advance; None for a duplicate. With
+    `reused_from`, a copy of that earlier transcript: no call was made, so it costs nothing."""
     job = plan.job
     if not await accepts(session, job.run_id):
         return None
-    transcript_id = await _insert_transcript(session, plan, outcome)
+    transcript_id = await _insert_transcript(session, plan, outcome, reused_from)
     if transcript_id is None:
         return None  # another delivery of this slot already stored its transcript
     await _upsert_result(
@@ -83,11 +85,15 @@ async def accepts(session: AsyncSession, run_id: str) -> bool:
 
 
 async def _insert_transcript(
-    session: AsyncSession, plan: SlotPlan, outcome: SlotOutcome
+    session: AsyncSession, plan: SlotPlan, outcome: SlotOutcome, reused_from: str | None
 ) -> str | None:
     """The slot's transcript, unless a live one exists already (then None)."""
     job = plan.job
-    cost = costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
+    cost = (
+        0.0
+        if reused_from is not None
+        else costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
+    )
     transcript_id = (
         await _execute(
             session,
@@ -95,10 +101,12 @@ async def _insert_transcript(
             INSERT INTO transcripts (
                 id, run_id, scenario_id, model_id, model_version, sample_index,
                 definition_snapshot, content, turn_count, token_count, input_tokens,
-                output_tokens, duration_ms, estimated_cost, dimension_values, summary_status)
+                output_tokens, duration_ms, estimated_cost, dimension_values, summary_status,
+                reused_from_id)
             SELECT :id, r.id, :scenario, :model, :version, :sample,
                    r.config->'definitionSnapshot', CAST(:content AS jsonb), :turns, :tokens,
-                   :input, :output, :duration, :cost, CAST(:dimensions AS jsonb), 'PENDING'
+                   :input, :output, :duration, :cost, CAST(:dimensions AS jsonb), 'PENDING',
+                   :reused_from
             FROM runs r WHERE r.id = :run
             ON CONFLICT (run_id, scenario_id, model_id, sample_index)
                 WHERE deleted_at IS NULL DO NOTHING
@@ -119,6 +127,7 @@ async def _insert_transcript(
                 "duration": outcome.duration_ms,
                 "cost": cost,
                 "dimensions": json.dumps(plan.dimension_values),
+                "reused_from": reused_from,
             },
         )
     ).scalar_one_or_none()

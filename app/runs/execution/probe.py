@@ -14,13 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
 from app.db import Database
-from app.llm import limits
+from app.llm import limits, suspension
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
-from app.runs import budget, ledger
-from app.runs.execution import gate, outcome, slot
+from app.runs import budget, ledger, state
+from app.runs.execution import gate, outcome, reuse, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class NoCall(enum.StrEnum):
     MISSING = "missing"  # the model, its provider or the scenario has gone: the slot fails
     SKIPPED = "skipped"  # the gate is closed (paused or cancelled run, or a finished slot)
     BUDGET = "budget"  # the run's cap leaves no room for this call: the run pauses, slot open
+    SUSPENDED = "suspended"  # the provider is suspended: the slot stays open, no retry spent
 
 
 class _GateClosed(Exception):
@@ -89,18 +90,29 @@ async def _reserve(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Reused:
+    """The run opted into reuse and this exact request was answered before: no call."""
+
+    plan: SlotPlan
+    earlier: reuse.Earlier
+
+
 async def _start(
     db: Database, settings: Settings, job: SlotJob, provider_name: str, attempts: int
-) -> _Started | ProviderError | float | NoCall:
+) -> _Started | _Reused | ProviderError | float | NoCall:
     """One transaction: read the plan, take a lease under the provider's limits, pass the gate,
-    reserve the call's cost under the run's cap. Returns what to run, or seconds to wait for
-    room, or why the probe stops here (a ProviderError: the target itself is refused, and the
-    slot fails without a call)."""
+    reserve the call's cost under the run's cap. Returns what to run (or an earlier answer to
+    reuse), or seconds to wait for room, or why the probe stops here (a ProviderError: the
+    target itself is refused, and the slot fails without a call)."""
     try:
         async with db.transaction() as session:
             plan = await slot.plan_slot(session, job, provider_name)
             if plan is None:
                 return NoCall.MISSING
+            earlier = await reuse.earlier_answer(session, plan)
+            if earlier is not None:
+                return _Reused(plan, earlier)
             try:
                 target = target_for(
                     plan.provider_name,
@@ -114,8 +126,15 @@ async def _start(
                 return refused if await gate.open_gate(session, job) else NoCall.SKIPPED
             ttl = target.timeout_seconds * 2 + 30
             taken = await limits.try_take(
-                session, plan.provider_id, ttl_seconds=ttl, run_id=job.run_id, model_id=job.model_id
+                session,
+                plan.provider_id,
+                ttl_seconds=ttl,
+                run_id=job.run_id,
+                model_id=job.model_id,
+                tokens=limits.estimate_tokens(plan.prompts),
             )
+            if taken is limits.Suspended.PROVIDER:
+                return NoCall.SUSPENDED
             if not isinstance(taken, limits.Lease):
                 return taken
             if not await gate.open_gate(session, job):
@@ -154,6 +173,11 @@ async def run_probe(
     if isinstance(started, ProviderError):
         await _fail(db, job, started.kind.value, started.message, job_id, attempts)
         return "failed"
+    if isinstance(started, _Reused):
+        return await _store_reused(db, started, job_id, attempts)
+    if started is NoCall.SUSPENDED:
+        await _left_open(db, job, job_id)
+        return started.value
     if isinstance(started, NoCall):
         return started.value
     return await _call(db, settings, started, job_id=job_id, attempts=attempts)
@@ -172,6 +196,13 @@ async def _call(
             reply = await converse(plan, started.target, attempt=attempts)
         except ProviderError as error:
             duration_ms = int((time.monotonic() - began) * 1000)
+            if suspension.suspends(error):
+                await ledger.settle_alone(
+                    db, call, ledger.Outcome.FAILED, error_code=error.kind.value
+                )
+                await _suspend(db, plan, lease, error, job_id)
+                stored = True
+                return NoCall.SUSPENDED.value
             await _settle_retry(db, settings, call, error, attempts)
             async with db.transaction() as session:
                 await ledger.settle(
@@ -195,7 +226,9 @@ async def _call(
             transcript = await outcome.store_success(
                 session, plan, reply, job_id=job_id, attempts=attempts
             )
-            await limits.finish(session, lease)
+            await limits.finish(
+                session, lease, used_tokens=reply.input_tokens + reply.output_tokens
+            )
         stored = True
         return "stored" if transcript else "duplicate"
     finally:
@@ -246,6 +279,42 @@ async def converse(plan: SlotPlan, target: Target, *, attempt: int = 0) -> SlotO
         duration_ms=int((time.monotonic() - started) * 1000),
         model_version=version,
     )
+
+
+async def _suspend(
+    db: Database, plan: SlotPlan, lease: limits.Lease, error: ProviderError, job_id: int | None
+) -> None:
+    """The vendor refused the account, not this call: suspend the provider for every process,
+    store nothing for the slot (it stays open, its retries unspent) and let the run pause if
+    nothing else of it can go on."""
+    async with db.transaction() as session:
+        if await suspension.suspend(session, plan.provider_id, error):
+            log.warning("provider %s suspended: %s", plan.provider_name, error)
+        await limits.finish(session, lease)
+        await state.advance(session, plan.job.run_id, job_id=job_id)
+
+
+async def _store_reused(db: Database, reused: _Reused, job_id: int | None, attempts: int) -> str:
+    """Copy the earlier answer as this slot's transcript, behind the same gate as a call."""
+    async with db.transaction() as session:
+        if not await gate.open_gate(session, reused.plan.job):
+            return NoCall.SKIPPED.value
+        stored = await outcome.store_success(
+            session,
+            reused.plan,
+            reused.earlier.outcome,
+            job_id=job_id,
+            attempts=attempts,
+            reused_from=reused.earlier.transcript_id,
+        )
+    return "reused" if stored else "duplicate"
+
+
+async def _left_open(db: Database, job: SlotJob, job_id: int | None) -> None:
+    """A slot of a suspended provider ends its job without a call: the run may now have
+    nothing left that can call, and pauses (state.advance decides, under the run's lock)."""
+    async with db.transaction() as session:
+        await state.advance(session, job.run_id, job_id=job_id)
 
 
 async def _fail(

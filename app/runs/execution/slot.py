@@ -51,6 +51,7 @@ class SlotPlan:
     prices: costs.Prices
     prompts: list[str]  # turn 1 (preamble + prompt), then the follow-ups
     dimension_values: dict[str, Any] | None
+    reuse_responses: bool = False  # the run opted in: look for an earlier answer first
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +74,19 @@ async def plan_slot(session: AsyncSession, job: SlotJob, provider_name: str) -> 
             session,
             """
             SELECT p.id AS provider_id, p.name AS provider_name, m.api_config,
-                   m.cost_input_per_million, m.cost_output_per_million, s.content
+                   m.cost_input_per_million, m.cost_output_per_million, s.content,
+                   coalesce((SELECT r.reuse_responses FROM runs r WHERE r.id = :run), false)
+                       AS reuse_responses
             FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
             JOIN scenarios s ON s.id = :scenario
             WHERE m.model_id = :model AND p.name = :provider
             """,
-            {"model": job.model_id, "provider": provider_name, "scenario": job.scenario_id},
+            {
+                "model": job.model_id,
+                "provider": provider_name,
+                "scenario": job.scenario_id,
+                "run": job.run_id,
+            },
         )
     ).one_or_none()
     if row is None:
@@ -92,6 +100,7 @@ async def plan_slot(session: AsyncSession, job: SlotJob, provider_name: str) -> 
         prices=costs.Prices(float(row.cost_input_per_million), float(row.cost_output_per_million)),
         prompts=conversation_prompts(content, job.max_turns),
         dimension_values=content.get("dimension_values"),
+        reuse_responses=bool(row.reuse_responses),
     )
 
 

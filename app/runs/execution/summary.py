@@ -2,13 +2,17 @@
 summarizer model (through the same provider adapters as probes), stored with the run's
 SUMMARIZING → COMPLETED advance. The worker's task is a thin wrapper around `summarize`.
 
-Each summarizer call has its ledger row, like a probe's (app/runs/ledger.py): opened before
-the call, settled with the stored decision (or alone on a retry or an abort). The spend cap
-counts summaries' cost but does not stop them: a run past its probes only summarizes."""
+A summary call is a call like a probe's: it waits while `pauseQueue` holds dispatch, takes a
+lease under its provider's limits (parallel, requests and tokens per minute, suspension), and
+has its ledger row (app/runs/ledger.py): opened once the lease is taken, settled with the
+stored decision (or alone on a retry or an abort). The spend cap counts summaries' cost but
+does not stop them: a run past its probes only summarizes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,51 +20,114 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import pubsub
 from app.config import Settings
 from app.db import Database
-from app.llm import costs
+from app.llm import costs, limits, suspension
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
+from app.queue.controls import DispatchSwitch
 from app.runs import budget, ledger, state
 from app.transcripts import summaries
 
-# What a call's ledger outcome is once settled: (outcome, usage, error code).
-Settlement = tuple[ledger.Outcome, ledger.Usage | None, str | None]
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """What the summarizer answered (None: no text, the decision code stands alone)."""
+
+    text: str | None
+    usage: ledger.Usage | None = None
+    error_code: str | None = None
+    # The vendor refused the account (exhausted credit, bad key): suspend this provider.
+    suspend: tuple[str, ProviderError] | None = None
+
+    @property
+    def used_tokens(self) -> int | None:
+        return None if self.usage is None else self.usage.input_tokens + self.usage.output_tokens
 
 
-async def summarize(db: Database, settings: Settings, transcript_id: str, *, attempts: int) -> str:
+async def summarize(
+    db: Database,
+    settings: Settings,
+    transcript_id: str,
+    *,
+    attempts: int,
+    dispatch: DispatchSwitch,
+) -> str:
     """Summarize one transcript; returns what happened (for logs and tests). Raises RetryLater."""
+    await dispatch.wait_while_paused()
     summary = await summaries.pending(db, transcript_id)
     if summary is None:
         return "skipped"
     started = time.monotonic()
+    lease: limits.Lease | None = None
+    call: ledger.Call | None = None
     try:
-        summarizer = await summaries.summarizer(db, settings.summarizer_model)
-        target = target_for(
-            summarizer.provider_name,
-            summarizer.model_id,
-            summarizer.api_config,
-            trusted_hosts=settings.provider_host_allowlist,
+        try:
+            summarizer = await summaries.summarizer(db, settings.summarizer_model)
+            target = _target(settings, summarizer)
+        except (LookupError, ProviderError):
+            # No summarizer model configured, or it cannot be called: no call, no ledger row;
+            # the parser's code stands and the text is missing.
+            await _finish(db, summary, _Text(None), started, None, None)
+            return "failed"
+        lease = await _lease(db, summarizer, summary, target, dispatch)
+        if lease is not None:
+            call = await _open_call(db, summary, summarizer, target, attempts)
+        answer = (
+            _Text(None)
+            if lease is None
+            else await _answer(settings, summarizer, summary, target, attempts)
         )
-    except (LookupError, ProviderError):
-        # No summarizer model configured, or it cannot be called: no call, so no ledger row;
-        # the parser's code stands and the text is missing.
-        await _finish(db, summary, None, started, None)
-        return "failed"
-    call = await _open_call(db, summary, summarizer, target, attempts)
-    settled = False
-    try:
-        text, settlement = await _decision_text(settings, summary, summarizer, target, attempts)
-        await _finish(db, summary, text, started, (call, *settlement))
-        settled = True
+        await _finish(db, summary, answer, started, lease, call)
+        lease = call = None
     except RetryLater as retry:
-        code = retry.error.kind.value
-        await ledger.settle_alone(db, call, ledger.Outcome.RETRIED, error_code=code)
-        settled = True
+        if call is not None:
+            code = retry.error.kind.value
+            await ledger.settle_alone(db, call, ledger.Outcome.RETRIED, error_code=code)
+            call = None
         raise
     finally:
-        if not settled:
+        if lease is not None:  # retry, abort or a crash before the outcome was stored
+            await asyncio.shield(limits.release(db, lease))
+        if call is not None:
             await ledger.settle_alone(db, call, ledger.Outcome.ABORTED)
-    return "failed" if text is None else "summarized"
+    return "failed" if answer.text is None else "summarized"
+
+
+def _target(settings: Settings, summarizer: summaries.Summarizer) -> Target:
+    return target_for(
+        summarizer.provider_name,
+        summarizer.model_id,
+        summarizer.api_config,
+        trusted_hosts=settings.provider_host_allowlist,
+    )
+
+
+async def _lease(
+    db: Database,
+    summarizer: summaries.Summarizer,
+    summary: summaries.PendingSummary,
+    target: Target,
+    dispatch: DispatchSwitch,
+) -> limits.Lease | None:
+    """Wait for room under the summarizer's provider limits; None while it is suspended (the
+    summary is stored without text: restartSummarization asks again after the resume)."""
+    tokens = limits.estimate_tokens([summaries.summary_request_text(summary.content)])
+    while True:
+        await dispatch.wait_while_paused()
+        async with db.transaction() as session:
+            taken = await limits.try_take(
+                session,
+                summarizer.provider_id,
+                ttl_seconds=target.timeout_seconds * 2 + 30,
+                run_id=summary.run_id,
+                model_id=summarizer.model_id,
+                tokens=tokens,
+            )
+        if isinstance(taken, limits.Lease):
+            return taken
+        if taken is limits.Suspended.PROVIDER:
+            return None
+        await asyncio.sleep(min(taken, 1.0))
 
 
 async def _open_call(
@@ -86,14 +153,14 @@ async def _open_call(
         )
 
 
-async def _decision_text(
+async def _answer(
     settings: Settings,
-    summary: summaries.PendingSummary,
     summarizer: summaries.Summarizer,
+    summary: summaries.PendingSummary,
     target: Target,
     attempts: int,
-) -> tuple[str | None, Settlement]:
-    """The one-line decision text (None when the call failed for good) and its settlement."""
+) -> _Text:
+    """The one-line decision text, or None with the error when the call failed for good."""
     try:
         completion = await adapter_for(summarizer.provider_name).complete(
             ChatRequest(
@@ -105,29 +172,39 @@ async def _decision_text(
         )
     except ProviderError as error:
         RetryLater.unless_last(error, attempts, settings)
-        return None, (ledger.Outcome.FAILED, None, error.kind.value)
+        refused = (summarizer.provider_id, error) if suspension.suspends(error) else None
+        return _Text(None, error_code=error.kind.value, suspend=refused)
     usage = ledger.Usage(completion.input_tokens, completion.output_tokens)
-    return summaries.one_line(completion.text), (ledger.Outcome.SUCCESS, usage, None)
+    return _Text(summaries.one_line(completion.text), usage)
 
 
 async def _finish(
     db: Database,
     summary: summaries.PendingSummary,
-    text: str | None,
+    answer: _Text,
     started: float,
-    settlement: tuple[ledger.Call, ledger.Outcome, ledger.Usage | None, str | None] | None,
+    lease: limits.Lease | None,
+    call: ledger.Call | None,
 ) -> None:
+    """The call's ledger row, the stored decision, a suspension and the lease's end: one
+    transaction."""
     async with db.transaction() as session:
-        if settlement is not None:
-            call, outcome, usage, code = settlement
-            await ledger.settle(session, call, outcome, usage=usage, error_code=code)
+        if call is not None:
+            outcome = ledger.Outcome.SUCCESS if answer.text is not None else ledger.Outcome.FAILED
+            await ledger.settle(
+                session, call, outcome, usage=answer.usage, error_code=answer.error_code
+            )
         await store(
             session,
             summary,
-            decision_text=text,
+            decision_text=answer.text,
             duration_ms=int((time.monotonic() - started) * 1000),
-            failed=text is None,
+            failed=answer.text is None,
         )
+        if answer.suspend is not None:
+            await suspension.suspend(session, *answer.suspend)
+        if lease is not None:
+            await limits.finish(session, lease, used_tokens=answer.used_tokens)
 
 
 async def store(

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.graphql.args import IdArg
 from app.graphql.context import Info
+from app.llm.graphql import LlmProvider
 from app.runs import events, provenance, service
-from app.runs.lifecycle import control, recovery, rerun, start
+from app.runs.lifecycle import control, recovery, rerun, start, suspension
 
 if TYPE_CHECKING:
     pass
@@ -47,6 +49,9 @@ class StartRunInput:
     experiment_id: strawberry.ID | None = None
     name: str | None = None
     max_budget_usd: float | None = None
+    # Opt-in, since samples are meant to be independent draws: a slot whose exact request was
+    # answered before copies that transcript instead of calling (Transcript.reusedFromId).
+    reuse_responses: bool = False
 
 
 @strawberry.input(description="Overrides of the source run's settings; omitted ones are kept.")
@@ -138,6 +143,7 @@ class RunMutation:
             experiment_id=str(data.experiment_id) if data.experiment_id else None,
             name=data.name,
             max_budget_usd=data.max_budget_usd,
+            reuse_responses=data.reuse_responses,
         )
         async with acting(info, "startRun") as session:
             started = await start.start_run(session, request, origin(info))
@@ -175,6 +181,13 @@ class RunMutation:
     async def resume_run(self, info: Info, run_id: strawberry.ID) -> Run:
         async with acting(info, "resumeRun") as session:
             return Run.from_row(await control.resume_run(session, str(run_id)))
+
+    @strawberry.mutation
+    async def resume_llm_provider(self, info: Info, ident: IdArg) -> LlmProvider:
+        """Lift a provider's suspension; resume the runs it paused (not a person's pauses)."""
+        async with info.context.db.transaction() as session:
+            row = await suspension.resume_provider(session, ident)
+        return LlmProvider.from_row(row)
 
     @strawberry.mutation
     async def cancel_run(self, info: Info, run_id: strawberry.ID) -> Run:

@@ -124,6 +124,12 @@ class Run(RunHistoryFields):
     def pause_reason(self) -> str | None:
         return self.row.pause_reason
 
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Whether slots copy an earlier answer to their exact request (no call)."
+    )
+    def reuse_responses(self) -> bool:
+        return self.row.reuse_responses
+
     @strawberry.field
     def definition_snapshot(self) -> JSON | None:
         return self.row.config.get("definitionSnapshot")

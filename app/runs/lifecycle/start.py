@@ -40,6 +40,7 @@ class StartRunRequest:
     experiment_id: str | None = None
     name: str | None = None
     max_budget_usd: float | None = None
+    reuse_responses: bool = False
 
 
 @dataclass(slots=True)
@@ -221,6 +222,7 @@ async def create_run(session: AsyncSession, request: StartRunRequest, plan: RunP
         max_budget_usd=request.max_budget_usd,
         parent_run_id=plan.origin.source_run_id,
         provenance=await provenance.capture(session, plan.models, plan.origin),
+        reuse_responses=request.reuse_responses,
     )
     session.add(run)
     await session.flush()
