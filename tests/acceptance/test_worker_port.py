@@ -51,9 +51,12 @@ async def test_the_worker_port_counts_calls_once_and_answers_probes(
             ready = await port_.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
-            held = await scrape(port_)  # the queue is paused: every probe waits
+            # The queue is paused: every probe waits, queued or taken by the worker and held
+            # at dispatch (a paused worker still fetches jobs, then holds them).
+            held = await scrape(port_)
             todo = ("valuerank_queue_jobs", (("queue", "probe_simulated"), ("status", "todo")))
-            assert held[todo] == slots
+            doing = ("valuerank_queue_jobs", (("queue", "probe_simulated"), ("status", "doing")))
+            assert held.get(todo, 0) + held.get(doing, 0) == slots
 
             await gql(app_client, "mutation { resumeQueue { isPaused } }", key=admin_key)
             await wait_for_status(db, run_id, {"COMPLETED"})
@@ -69,7 +72,7 @@ async def test_the_worker_port_counts_calls_once_and_answers_probes(
     assert found[("valuerank_provider_calls_total", (("outcome", "success"), *simulated))] == calls
     assert found[("valuerank_provider_call_duration_seconds_count", simulated)] == calls
     assert found[("valuerank_provider_calls_in_flight", simulated)] == 0
-    assert todo not in found  # nothing waits any more
+    assert todo not in found and doing not in found  # nothing waits any more
     jobs = "valuerank_jobs_total"
     assert found[(jobs, (("outcome", "done"), ("queue", "probe_simulated")))] == slots
     assert found[(jobs, (("outcome", "done"), ("queue", "summarize")))] == slots
