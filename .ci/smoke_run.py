@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 QUERY = "{ llmProviders { name models { modelId status } } }"
@@ -23,15 +24,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def post(url: str, key: str | None) -> dict:
+def post(url: str, key: str | None) -> tuple[int, dict]:
+    """The status and JSON body of a POST, whatever the status (no key is a 401 with a body)."""
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(
         url, data=json.dumps({"query": QUERY}).encode(), headers=headers
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
 
 
 def main() -> int:
@@ -53,10 +58,12 @@ def main() -> int:
             lines[match.group(1)] = match.group(2)
     print(f"make run up in {time.monotonic() - started:.1f}s at {lines['GraphiQL']}")
     try:
-        body = post(lines["GraphiQL"], lines["API key"])
+        status, body = post(lines["GraphiQL"], lines["API key"])
+        assert status == 200, (status, body)
         names = sorted(p["name"] for p in body["data"]["llmProviders"])
         assert "simulated" in names and "openai" in names, body
-        refused = post(lines["GraphiQL"], None)
+        status, refused = post(lines["GraphiQL"], None)
+        assert status == 401, (status, refused)
         assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
         print(f"answered with key ({len(names)} providers); refused without one")
     finally:
