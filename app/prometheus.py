@@ -106,6 +106,12 @@ JOBS = Counter(
     "or error.",
     ["queue", "outcome"],
 )
+SPEND = Counter(
+    "valuerank_spend_usd_total",
+    "USD spent on provider calls as the ledger settles them (estimated when the vendor "
+    "reported no usage), by provider id and purpose (probe or summary).",
+    ["provider_id", "purpose"],
+)
 QUEUE_JOBS = Gauge(
     "valuerank_queue_jobs",
     "Jobs waiting (todo) or running (doing) in each queue, read from the database at scrape.",

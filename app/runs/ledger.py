@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Database
 from app.llm import costs
+from app.prometheus import SPEND
 
 
 class Outcome(enum.StrEnum):
@@ -31,6 +32,8 @@ class Call:
     id: int
     reserved_usd: float
     prices: costs.Prices
+    purpose: str = "PROBE"
+    provider_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,13 @@ async def open_call(
         "reserved": reserved_usd,
     }
     call_id = (await (await session.connection()).execute(_OPEN, params)).scalar_one()
-    return Call(id=int(call_id), reserved_usd=reserved_usd, prices=prices)
+    return Call(
+        id=int(call_id),
+        reserved_usd=reserved_usd,
+        prices=prices,
+        purpose=purpose,
+        provider_id=provider_id,
+    )
 
 
 async def settle(
@@ -116,7 +125,19 @@ async def settle(
         "cost": cost,
         "estimated": not reported,
     }
-    await (await session.connection()).execute(_SETTLE, params)
+    settled = await (await session.connection()).execute(_SETTLE, params)
+    if settled.rowcount == 1:
+        _count_once_committed(session, call, cost)
+
+
+def _count_once_committed(session: AsyncSession, call: Call, cost: float) -> None:
+    """valuerank_spend_usd_total grows only when the settlement commits (a rolled-back one
+    was never spent as far as the ledger knows)."""
+
+    def counted(_: Any) -> None:
+        SPEND.labels(call.provider_id, call.purpose.lower()).inc(cost)
+
+    sa.event.listen(session.sync_session, "after_commit", counted, once=True)
 
 
 async def settle_alone(

@@ -4,13 +4,14 @@ outcome, beside queue depth; /healthz and /readyz answer orchestrators."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.db import Database
 from tests.factories import gql
 from tests.processes import eventually_true
 from tests.serve import free_port
-from tests.workers import scalar, start_worker, stop_worker, wait_for_status
+from tests.workers import add_model, scalar, start_worker, stop_worker, wait_for_status
 
 START = "mutation($input: StartRunInput!) { startRun(input: $input) { run { id } jobCount } }"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -28,11 +29,12 @@ async def scrape(client: httpx.AsyncClient) -> Samples:
 async def test_the_worker_port_counts_calls_once_and_answers_probes(
     app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
 ) -> None:
+    await add_model(db, "sim-priced", {})  # $1 / $2 per million tokens: spend to count
     await gql(app_client, "mutation { pauseQueue { isPaused } }", key=admin_key)
     body = await gql(
         app_client,
         START,
-        {"input": {"definitionId": "demo-definition-honesty", "models": ["sim-instant"]}},
+        {"input": {"definitionId": "demo-definition-honesty", "models": ["sim-priced"]}},
         key=admin_key,
     )
     run_id, slots = body["data"]["startRun"]["run"]["id"], body["data"]["startRun"]["jobCount"]
@@ -73,6 +75,11 @@ async def test_the_worker_port_counts_calls_once_and_answers_probes(
     assert found[("valuerank_provider_call_duration_seconds_count", simulated)] == calls
     assert found[("valuerank_provider_calls_in_flight", simulated)] == 0
     assert todo not in found and doing not in found  # nothing waits any more
+    spent = sum(v for (name, _), v in found.items() if name == "valuerank_spend_usd_total")
+    in_ledger = await scalar(
+        db, "SELECT coalesce(sum(cost_usd), 0) FROM provider_calls WHERE run_id = :r", r=run_id
+    )
+    assert spent == pytest.approx(float(in_ledger)) and spent > 0
     jobs = "valuerank_jobs_total"
     assert found[(jobs, (("outcome", "done"), ("queue", "probe_simulated")))] == slots
     assert found[(jobs, (("outcome", "done"), ("queue", "summarize")))] == slots
