@@ -41,6 +41,7 @@ Handler = Callable[[Message | None], None]
 
 HEALTH_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 async def publish(session: AsyncSession, run_id: str, event: str, **fields: Any) -> None:
@@ -121,7 +122,12 @@ class Broker:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, application_name="valuerank-pubsub"
+                    self._url,
+                    autocommit=True,
+                    application_name="valuerank-pubsub",
+                    # A connect that hangs (a half-open network, a server mid-restart) must
+                    # fail and be retried, not hold the listener forever.
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
                 ) as connection:
                     await connection.execute(f'LISTEN "{self._channel}"')
                     self.healthy_at = datetime.now(UTC)
@@ -133,7 +139,9 @@ class Broker:
                         self.lost_at = None
                     backoff = 0.05
                     await self._receive(connection)
-            except (psycopg.Error, OSError) as exc:
+            except Exception as exc:
+                # Not only psycopg's and the socket's errors: any other escaping here would end
+                # the listener task silently, and every subscriber would stop hearing changes.
                 self._ready.clear()
                 if self.healthy_at is not None:
                     self.lost_at = min(self.healthy_at, self.lost_at or self.healthy_at)
