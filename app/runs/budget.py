@@ -1,8 +1,10 @@
-"""A run's spend cap (`maxBudgetUsd`), held while the run executes.
+"""A run's spend cap (`maxBudgetUsd`), held while the run executes, over every call: probes
+and summaries.
 
 Before a call starts it reserves its expected cost: the run's observed average for that
-model, else the pre-run estimate stored at start (`config.budgetEstimates`), else a bound
-from the prices and the most tokens a call is expected to take. The call may start only
+model and purpose, else (a probe) the pre-run estimate stored at start
+(`config.budgetEstimates`), else a bound from the prices and the most tokens a call is
+expected to take. The call may start only
 when spent + reserved + its own reservation stays within the cap. The decision is taken
 under a per-run advisory lock in the transaction that opens the call's ledger row, so it
 holds however many calls are in flight in however many worker processes: the next decision
@@ -11,6 +13,7 @@ sees every reservation committed before it.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +49,22 @@ _EXPECTED = sa.text(
     """
     SELECT r.max_budget_usd AS cap, coalesce(
         (SELECT avg(cost_usd) FROM provider_calls
-         WHERE run_id = :run AND model_id = :model AND purpose = 'PROBE'
+         WHERE run_id = :run AND model_id = :model AND purpose = CAST(:purpose AS text)
            AND outcome = 'SUCCESS' AND NOT estimated),
-        CAST(r.config->'budgetEstimates'->>CAST(:model AS text) AS double precision)) AS expected
+        CASE WHEN CAST(:purpose AS text) = 'PROBE' THEN CAST(
+            r.config->'budgetEstimates'->>CAST(:model AS text) AS double precision) END
+    ) AS expected
     FROM runs r WHERE r.id = :run
     """
 )
+
+
+class Verdict(enum.Enum):
+    """Whether a call may start under the run's cap."""
+
+    ADMIT = "admit"
+    WAIT = "wait"  # calls in flight hold the room it needs until they settle
+    EXHAUSTED = "exhausted"  # even with them settled there is no room: the run pauses
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,14 @@ class Standing:
         """Whether the call could start if the calls in flight cost nothing more than spent:
         if not, waiting for them is pointless and the run pauses."""
         return self.cap is None or self.spent + reservation <= self.cap
+
+    def verdict(self, reservation: float) -> Verdict:
+        if self.admits(reservation):
+            return Verdict.ADMIT
+        # Pause only when settling every call in flight could not make room for this one.
+        if self.reserved > 0 and self.admits_once_settled(reservation):
+            return Verdict.WAIT
+        return Verdict.EXHAUSTED
 
 
 async def _execute(session: AsyncSession, sql: sa.TextClause, params: dict[str, Any]) -> Any:
@@ -90,11 +111,13 @@ class Quote:
 
 
 async def quote(
-    session: AsyncSession, run_id: str, model_id: str, prices: costs.Prices, turns: int
+    session: AsyncSession, run_id: str, model_id: str, fallback: float, purpose: str = "PROBE"
 ) -> Quote:
-    """The run's cap and a probe's reservation: observed average, estimate, else the bound."""
-    row = (await _execute(session, _EXPECTED, {"run": run_id, "model": model_id})).one()
-    expected = float(row.expected) if row.expected is not None else bound(prices, turns)
+    """The run's cap and a call's reservation: the observed average of the run's calls of
+    this model and purpose, a probe's pre-run estimate, else `fallback` (a bound)."""
+    params = {"run": run_id, "model": model_id, "purpose": purpose}
+    row = (await _execute(session, _EXPECTED, params)).one()
+    expected = float(row.expected) if row.expected is not None else fallback
     return Quote(cap=None if row.cap is None else float(row.cap), expected=expected)
 
 
@@ -108,8 +131,9 @@ async def standing(session: AsyncSession, run_id: str, cap: float | None) -> Sta
 
 
 async def pause_exhausted(session: AsyncSession, run_id: str, standing: Standing) -> bool:
-    """RUNNING|PENDING → PAUSED with BUDGET_EXHAUSTED: queued probes are cancelled (no retry
-    is spent), calls in flight finish and are stored. False when the run had moved on."""
+    """PENDING|RUNNING|SUMMARIZING → PAUSED with BUDGET_EXHAUSTED: queued jobs are cancelled
+    (no retry is spent), calls in flight finish and are stored; resuming re-queues the open
+    slots, then the summaries still pending. False when the run had moved on."""
     moved = (
         await _execute(
             session,
@@ -117,7 +141,8 @@ async def pause_exhausted(session: AsyncSession, run_id: str, standing: Standing
                 """
                 UPDATE runs SET status = 'PAUSED', pause_reason = 'BUDGET_EXHAUSTED',
                        updated_at = now()
-                WHERE id = :run AND status IN ('PENDING', 'RUNNING') AND deleted_at IS NULL
+                WHERE id = :run AND status IN ('PENDING', 'RUNNING', 'SUMMARIZING')
+                  AND deleted_at IS NULL
                 RETURNING id
                 """
             ),
@@ -126,7 +151,7 @@ async def pause_exhausted(session: AsyncSession, run_id: str, standing: Standing
     ).one_or_none()
     if moved is None:
         return False
-    await queue.cancel_queued(session, run_id, queue.PROBE_TASK)
+    await queue.cancel_queued(session, run_id)
     await pubsub.publish(
         session,
         run_id,
@@ -146,10 +171,8 @@ async def require_headroom(
     if cap is None:
         return
     now = await standing(session, run_id, cap)
-    unknown = costs.Prices(0, 0)  # a model with nothing to go on reserves nothing here
-    cheapest = min(
-        [(await quote(session, run_id, m, unknown, 1)).expected for m in models] or [0.0]
-    )
+    # A model with nothing to go on reserves nothing here.
+    cheapest = min([(await quote(session, run_id, m, 0.0)).expected for m in models] or [0.0])
     if not now.admits(cheapest):
         raise RunStateError(
             f"Cannot resume run: its budget is spent (${now.spent:.6f} spent of maxBudgetUsd "

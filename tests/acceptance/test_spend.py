@@ -127,6 +127,67 @@ async def test_a_cap_holds_across_two_worker_processes_and_resumes_once_raised(
     await assert_one_transcript_per_slot(db, run_id, jobs)
 
 
+async def test_the_cap_stops_summaries_too_and_resume_finishes_them(
+    app_client: httpx.AsyncClient, admin_key: str, db: Database, database_url: str
+) -> None:
+    """Probes are cheap and the summarizer dear: the cap is met while summarizing, the run
+    pauses with summaries still pending, and once the cap is raised resumeRun finishes them."""
+    await add_model(db, "sim-cheap", {}, prices=1.0)
+    await add_model(db, "sim-dear-summarizer", {}, prices=1000.0)
+    cap = 3.0  # every probe, and about a third of the 48 summaries
+    run_id, jobs = await start(
+        app_client, admin_key, models=["sim-cheap"], samplesPerScenario=8, maxBudgetUsd=cap
+    )
+    env = {"WORKER_CONCURRENCY": "8", "SUMMARIZER_MODEL": "sim-dear-summarizer"}
+    with workers(database_url, count=2, **env):
+        await wait_for_status(db, run_id, {"PAUSED"})
+        await wait_until(db, IN_FLIGHT, r=run_id)
+        paused = await run_spend(app_client, admin_key, run_id)
+        assert paused["pauseReason"] == "BUDGET_EXHAUSTED"
+        assert (
+            await scalar(db, "SELECT count(*) FROM probe_results WHERE run_id = :r", r=run_id)
+            == jobs
+        )
+        pending = await scalar(
+            db,
+            "SELECT count(*) FROM transcripts WHERE run_id = :r AND summary_status = 'PENDING'",
+            r=run_id,
+        )
+        assert 0 < pending < jobs
+        largest = await scalar(
+            db, "SELECT max(cost_usd) FROM provider_calls WHERE run_id = :r", r=run_id
+        )
+        total = await scalar(db, LEDGER_TOTAL, r=run_id)
+        assert paused["spend"]["summaries"] > 0
+        assert total == paused["spend"]["total"] <= cap + largest
+        raise_cap = (
+            "mutation($id: ID!) { updateRun(runId: $id, input: {maxBudgetUsd: 1000}) { status } }"
+        )
+        assert "errors" not in await mutate(app_client, admin_key, raise_cap, id=run_id)
+        resumed = await mutate(
+            app_client,
+            admin_key,
+            "mutation($id: ID!) { resumeRun(runId: $id) { pauseReason } }",
+            id=run_id,
+        )
+        assert resumed["data"]["resumeRun"] == {"pauseReason": None}, resumed
+        await wait_for_status(db, run_id, {"COMPLETED"})
+    unsummarized = await scalar(
+        db,
+        "SELECT count(*) FROM transcripts WHERE run_id = :r AND summary_status <> 'SUMMARIZED'",
+        r=run_id,
+    )
+    assert unsummarized == 0
+    # One SUMMARY call per transcript: none was made twice across the pause.
+    summary_calls = await scalar(
+        db,
+        "SELECT count(*) FROM provider_calls WHERE run_id = :r AND purpose = 'SUMMARY'",
+        r=run_id,
+    )
+    assert summary_calls == jobs
+    await assert_one_transcript_per_slot(db, run_id, jobs)
+
+
 async def test_a_cap_on_an_unpriced_model_is_refused_and_writes_nothing(
     app_client: httpx.AsyncClient, admin_key: str, db: Database
 ) -> None:

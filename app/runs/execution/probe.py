@@ -67,13 +67,14 @@ async def _reserve(
 ) -> ledger.Call:
     """Open the call's ledger row with its reservation, if the run's cap has room for it."""
     job = plan.job
-    quote = await budget.quote(session, job.run_id, job.model_id, plan.prices, len(plan.prompts))
+    fallback = budget.bound(plan.prices, len(plan.prompts))
+    quote = await budget.quote(session, job.run_id, job.model_id, fallback)
     reserved = quote.expected
     standing = await budget.standing(session, job.run_id, quote.cap)
-    if not standing.admits(reserved):
-        # Pause only when settling every call in flight could not make room for this one.
-        if standing.reserved > 0 and standing.admits_once_settled(reserved):
-            raise _BudgetWait
+    verdict = standing.verdict(reserved)
+    if verdict is budget.Verdict.WAIT:
+        raise _BudgetWait
+    if verdict is budget.Verdict.EXHAUSTED:
         raise _BudgetExhausted(standing)
     return await ledger.open_call(
         session,

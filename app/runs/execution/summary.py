@@ -4,13 +4,16 @@ SUMMARIZING → COMPLETED advance. The worker's task is a thin wrapper around `s
 
 A summary call is a call like a probe's: it waits while `pauseQueue` holds dispatch, takes a
 lease under its provider's limits (parallel, requests and tokens per minute, suspension), and
-has its ledger row (app/runs/ledger.py): opened once the lease is taken, settled with the
-stored decision (or alone on a retry or an abort). The spend cap counts summaries' cost but
-does not stop them: a run past its probes only summarizes."""
+has its ledger row (app/runs/ledger.py): opened once the lease is taken, with its reservation
+under the run's spend cap, settled with the stored decision (or alone on a retry or an
+abort). When the cap has no room for it the run pauses (BUDGET_EXHAUSTED) with the summary
+still pending; resumeRun queues it again."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import random
 import time
 from dataclasses import dataclass
 
@@ -27,6 +30,24 @@ from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
 from app.runs import budget, ledger, state
 from app.transcripts import summaries
+
+# Waiting for summaries in flight to settle before the cap has room (as a probe does).
+_BUDGET_POLL_SECONDS = (0.02, 0.1)
+
+
+class _Stop(enum.Enum):
+    """Why a summary makes no call."""
+
+    SUSPENDED = "suspended"  # stored without text; restartSummarization asks again
+    BUDGET = "budget"  # the run paused on its cap; the summary stays pending
+
+
+@dataclass(frozen=True, slots=True)
+class _NoRoom:
+    """The run's cap has no room for the call now (WAIT) or at all (EXHAUSTED)."""
+
+    verdict: budget.Verdict
+    standing: budget.Standing
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +90,14 @@ async def summarize(
             # the parser's code stands and the text is missing.
             await _finish(db, summary, _Text(None), started, None, None)
             return "failed"
-        lease = await _lease(db, summarizer, summary, target, dispatch)
-        if lease is not None:
-            call = await _open_call(db, summary, summarizer, target, attempts)
-        answer = (
-            _Text(None)
-            if lease is None
-            else await _answer(settings, summarizer, summary, target, attempts)
-        )
+        begun = await _begin_call(db, summarizer, summary, target, dispatch, attempts)
+        if begun is _Stop.BUDGET:
+            return "budget"
+        if begun is _Stop.SUSPENDED:
+            answer = _Text(None)
+        else:
+            lease, call = begun
+            answer = await _answer(settings, summarizer, summary, target, attempts)
         await _finish(db, summary, answer, started, lease, call)
         lease = call = None
     except RetryLater as retry:
@@ -102,16 +123,42 @@ def _target(settings: Settings, summarizer: summaries.Summarizer) -> Target:
     )
 
 
+async def _begin_call(
+    db: Database,
+    summarizer: summaries.Summarizer,
+    summary: summaries.PendingSummary,
+    target: Target,
+    dispatch: DispatchSwitch,
+    attempts: int,
+) -> tuple[limits.Lease, ledger.Call] | _Stop:
+    """Wait for room under the provider's limits and then under the run's cap: the lease and
+    the call's open ledger row, or why no call is made."""
+    tokens = limits.estimate_tokens([summaries.summary_request_text(summary.content)])
+    while True:
+        lease = await _lease(db, summarizer, summary, target, dispatch, tokens)
+        if lease is None:
+            return _Stop.SUSPENDED
+        opened = await _open_call(db, summary, summarizer, target, attempts, tokens)
+        if isinstance(opened, ledger.Call):
+            return lease, opened
+        await asyncio.shield(limits.release(db, lease))
+        if opened.verdict is budget.Verdict.EXHAUSTED:
+            async with db.transaction() as session:
+                await budget.pause_exhausted(session, summary.run_id, opened.standing)
+            return _Stop.BUDGET
+        await asyncio.sleep(random.uniform(*_BUDGET_POLL_SECONDS))
+
+
 async def _lease(
     db: Database,
     summarizer: summaries.Summarizer,
     summary: summaries.PendingSummary,
     target: Target,
     dispatch: DispatchSwitch,
+    tokens: int,
 ) -> limits.Lease | None:
     """Wait for room under the summarizer's provider limits; None while it is suspended (the
     summary is stored without text: restartSummarization asks again after the resume)."""
-    tokens = limits.estimate_tokens([summaries.summary_request_text(summary.content)])
     while True:
         await dispatch.wait_while_paused()
         async with db.transaction() as session:
@@ -136,9 +183,20 @@ async def _open_call(
     summarizer: summaries.Summarizer,
     target: Target,
     attempts: int,
-) -> ledger.Call:
+    tokens: int,
+) -> ledger.Call | _NoRoom:
+    """The call's ledger row with its reservation (the run's observed average for summaries,
+    else a bound from the request's size), or the standing that leaves no room for it."""
     prices = costs.Prices(summarizer.cost_input_per_million, summarizer.cost_output_per_million)
+    fallback = costs.call_cost(tokens, budget.BOUND_OUTPUT_TOKENS, prices)
     async with db.transaction() as session:
+        quote = await budget.quote(
+            session, summary.run_id, summarizer.model_id, fallback, "SUMMARY"
+        )
+        standing = await budget.standing(session, summary.run_id, quote.cap)
+        verdict = standing.verdict(quote.expected)
+        if verdict is not budget.Verdict.ADMIT:
+            return _NoRoom(verdict, standing)
         return await ledger.open_call(
             session,
             run_id=summary.run_id,
@@ -147,7 +205,7 @@ async def _open_call(
             provider_id=summarizer.provider_id,
             attempt=attempts,
             ttl_seconds=target.timeout_seconds * 2 + 30,
-            reserved_usd=budget.bound(prices, 1),
+            reserved_usd=quote.expected,
             prices=prices,
             transcript_id=summary.transcript_id,
         )
