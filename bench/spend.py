@@ -56,7 +56,7 @@ async def ledger_seconds_per_probe(url: str) -> float:
             # Inside the transactions a probe opens anyway: only the statements are counted.
             async with db.transaction() as session:
                 began = time.perf_counter()
-                quote = await budget.quote(session, run_id, "sim-instant", prices, 1)
+                quote = await budget.quote(session, run_id, "sim-instant", budget.bound(prices, 1))
                 await budget.standing(session, run_id, quote.cap)
                 call = await ledger.open_call(
                     session,
