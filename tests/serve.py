@@ -90,7 +90,7 @@ def stop_server(server: Server) -> int:
 def served(
     database_url: str, data_dir: Path, *, log: Path | None = None, **env: str
 ) -> Iterator[Server]:
-    server = start_server(database_url, data_dir, log=log, **env)
+    server = start_server(database_url, data_dir, log=log, stderr=None, **env)
     try:
         yield server
     finally:
