@@ -339,7 +339,7 @@ async def commit_probe(db: Database, job: slot.SlotJob) -> tuple[str, float]:
     async with db.transaction() as session:
         plan = await slot.plan_slot(session, job, "simulated")
         assert plan is not None
-        transcript_id = await outcome.store_success(session, plan, OUTCOME, job_id=None, attempts=1)
+        transcript_id = await outcome.store_success(session, plan, OUTCOME, attempts=1)
     at = time.monotonic()
     assert transcript_id is not None
     return transcript_id, at

@@ -12,7 +12,7 @@ import os
 import signal
 from typing import Any
 
-from app import logs
+from app import gc_tuning, logs
 from app.config import Settings, get_settings, settings_table
 from app.db import Database, describe, is_transient
 from workers.http import serve_http
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
     async def serve() -> None:
+        gc_tuning.tune_for_service()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_summarize_transient)

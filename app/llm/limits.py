@@ -3,7 +3,7 @@ flight, `requestsPerMinute` calls and `tokensPerMinute` tokens started per rolli
 no call at all while the provider is suspended.
 
 A call takes a lease row before it starts and finishes it when its outcome is stored. Taking a
-lease is one short transaction serialised per provider by an advisory lock, and it reads the
+lease is one statement serialised per provider by an advisory lock, and it reads the
 limits from the provider row each time, so `updateLlmProvider` applies to running workers at
 once. A worker that dies mid-call leaves its lease open; it stops counting at `expires_at`.
 """
@@ -30,55 +30,21 @@ REPLY_ALLOWANCE_TOKENS = 512
 # jobs in several processes do not wake in lockstep.
 _POLL_SECONDS = (0.02, 0.08)
 
-# Its own statement: the counting statement's snapshot must be taken after the lock is held,
-# or it would miss the lease the previous holder just committed.
-_LOCK = sa.text(
-    "SELECT pg_advisory_xact_lock(hashtext('vr-provider-limit'), hashtext(CAST(:p AS text)))"
-)
+# The provider's advisory lock, then the count and the insert: one function call (migration
+# 0010). Outside a transaction the lock is held only while that statement runs.
 _TAKE = sa.text(
     """
-    WITH now AS (SELECT clock_timestamp() AS t),
-    limits AS (
-        SELECT max_parallel_requests AS parallel, requests_per_minute AS rpm,
-               tokens_per_minute AS tpm, suspended_at IS NOT NULL AS suspended
-        FROM llm_providers WHERE id = CAST(:p AS text)
-    ),
-    in_flight AS (
-        SELECT count(*) AS n FROM provider_leases
-        WHERE provider_id = CAST(:p AS text) AND finished_at IS NULL
-          AND expires_at > clock_timestamp()
-    ),
-    recent AS (
-        SELECT coalesce(sum(calls), 0) AS n, coalesce(sum(tokens), 0) AS tokens,
-               min(second) AS oldest FROM provider_starts
-        WHERE provider_id = CAST(:p AS text)
-          AND second > date_trunc('second', clock_timestamp()) - interval '60 seconds'
-    ),
-    taken AS (
-        INSERT INTO provider_leases (provider_id, run_id, model_id, started_at, expires_at, tokens)
-        SELECT CAST(:p AS text), :run, :model, now.t, now.t + make_interval(secs => :ttl),
-               :tokens
-        FROM limits, in_flight, recent, now
-        WHERE NOT limits.suspended AND in_flight.n < limits.parallel AND recent.n < limits.rpm
-          AND (limits.tpm = 0 OR recent.tokens < limits.tpm)
-        RETURNING id
-    ),
-    counted AS (
-        INSERT INTO provider_starts (provider_id, second, calls, tokens)
-        SELECT CAST(:p AS text), date_trunc('second', now.t), 1, :tokens FROM taken, now
-        ON CONFLICT (provider_id, second) DO UPDATE
-        SET calls = provider_starts.calls + 1, tokens = provider_starts.tokens + EXCLUDED.tokens
-    )
-    SELECT (SELECT id FROM taken) AS lease_id,
-           (SELECT suspended FROM limits) AS suspended,
-           (SELECT recent.n >= limits.rpm OR (limits.tpm > 0 AND recent.tokens >= limits.tpm)
-            FROM recent, limits) AS minute_bound,
-           (SELECT EXTRACT(EPOCH FROM recent.oldest + interval '61 seconds'
-                   - clock_timestamp()) FROM recent) AS minute_wait
+    SELECT lease_id, suspended, minute_bound, minute_wait
+    FROM vr_take_lease(CAST(:p AS text), CAST(:ttl AS double precision), CAST(:run AS text),
+                       CAST(:model AS text), CAST(:tokens AS bigint))
     """
 )
 # Ends the lease; with the reported usage, moves the tokens counted for its start second from
-# the reservation to what the call really used.
+# the reservation to what the call really used. Only for a provider with a tokensPerMinute
+# limit: that second's row is shared by every call started in it, and the update holds its
+# lock to the end of the outcome's transaction (the top wait of issue 14's profile once the
+# provider lock was short). Without a limit nothing reads the figure; one set mid-minute
+# meets reservations, which overstate usage (the safe side).
 _FINISH = sa.text(
     """
     WITH old AS (SELECT tokens FROM provider_leases WHERE id = :id AND finished_at IS NULL),
@@ -91,6 +57,8 @@ _FINISH = sa.text(
     UPDATE provider_starts s SET tokens = s.tokens + done.delta FROM done
     WHERE done.delta <> 0 AND s.provider_id = done.provider_id
       AND s.second = date_trunc('second', done.started_at)
+      AND EXISTS (SELECT 1 FROM llm_providers p
+                  WHERE p.id = done.provider_id AND p.tokens_per_minute > 0)
     """
 )
 _PRUNE = sa.text(
@@ -130,10 +98,12 @@ async def try_take(
     tokens: int = 0,
 ) -> Lease | float | Suspended:
     """A lease reserving `tokens`, or how long to wait before trying again, or Suspended. In
-    the caller's transaction: the lease exists only if it commits. Reading the provider row
-    here, before every call, is what stops every process at once when it is suspended."""
+    the caller's transaction: the lease exists only if it commits, and the provider's lock is
+    held until then. From an autocommit session (`Database.autocommit`, the probe's way) the
+    lease commits at once and the lock is held only while the statement runs. Reading the
+    provider row here, before every call, is what stops every process at once when it is
+    suspended."""
     connection = await session.connection()
-    await connection.execute(_LOCK, {"p": provider_id})
     row = (
         await connection.execute(
             _TAKE,

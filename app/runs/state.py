@@ -2,8 +2,13 @@
 SUMMARIZING | FAILED once every slot is terminal, SUMMARIZING → COMPLETED once every summary
 is. The admin's transitions (pause, resume, cancel, delete) are in lifecycle/control.py.
 
-Each step takes the run's advisory lock first, so of twenty probes finishing at once exactly
-one sees every slot terminal and moves the run on.
+The run's advisory lock (`vr-run-advance`) is taken in two modes. An outcome is stored under
+it shared, so outcomes of one run do not wait for each other, while a transition (pause,
+cancel, delete, the advance itself) takes it exclusive and so sees every outcome committed
+before it, and none after (a cancelled run is frozen). Once its outcome has committed, a probe
+looks (without the lock) whether any other probe job of the run is still open; the last one to
+commit sees none, and advances under the exclusive lock. Of twenty probes finishing at once,
+at least the last to commit moves the run on, and the compare-and-set lets only one succeed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
+from app.db import Database
 from app.queue import jobs as queue
 from app.queue import state as queue_state
 
@@ -24,11 +30,28 @@ async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> A
 
 async def lock_run(session: AsyncSession, run_id: str) -> None:
     """Serialise the advance checks of one run (held to the end of the transaction)."""
-    await _execute(
-        session,
-        "SELECT pg_advisory_xact_lock(hashtext('vr-run-advance'), hashtext(CAST(:run AS text)))",
-        {"run": run_id},
-    )
+    await _execute(session, _advance_lock_sql("pg_advisory_xact_lock"), {"run": run_id})
+
+
+def _advance_lock_sql(mode: str) -> str:
+    return f"SELECT {mode}(hashtext('vr-run-advance'), hashtext(CAST(:run AS text)))"
+
+
+async def lock_run_shared(session: AsyncSession, run_id: str) -> None:
+    """The run's advance lock, shared: outcomes and gates of one run go side by side, and a
+    transition (which takes it exclusive) waits for those in progress."""
+    await _execute(session, _advance_lock_sql("pg_advisory_xact_lock_shared"), {"run": run_id})
+
+
+async def advance_after_outcome(db: Database, run_id: str, *, job_id: int | None) -> str | None:
+    """Once an outcome has committed: when no other probe job of the run is open, advance
+    under the exclusive lock. The look is a single statement outside a transaction, so it
+    sees every outcome committed before it; a crash before it is made up by recovery."""
+    async with db.autocommit() as session:
+        if await queue_state.has_open_probe_job(session, run_id, other_than=job_id):
+            return None
+    async with db.transaction() as session:
+        return await advance(session, run_id, job_id=job_id)
 
 
 async def advance(session: AsyncSession, run_id: str, *, job_id: int | None = None) -> str | None:

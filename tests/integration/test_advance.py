@@ -1,4 +1,5 @@
-"""The run's advance under concurrency: twenty probes finishing at once."""
+"""The run's advance under concurrency: twenty probes storing their outcomes side by side
+(under the shared advance lock) and each advancing once it has committed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 
 from app.db import Database
 from app.llm.costs import Prices
+from app.runs import state
 from app.runs.execution import outcome
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 from tests.factories import make_definition, make_run
@@ -38,16 +40,17 @@ async def finish_all_at_once(url: str, plans: list[SlotPlan], succeed: bool) -> 
             await session.connection()  # the transaction begins here, not at the first write
             await gate.wait()  # every transaction open before any commits
             if succeed:
-                await outcome.store_success(session, slot, OUTCOME, job_id=None, attempts=0)
+                await outcome.store_success(session, slot, OUTCOME, attempts=0)
             else:
                 await outcome.store_failure(
                     session,
                     slot.job,
                     error_code="AUTH",
                     error_message="no",
-                    job_id=None,
                     attempts=0,
                 )
+        # As a probe does once its outcome has committed.
+        await state.advance_after_outcome(db, slot.job.run_id, job_id=None)
 
     try:
         await asyncio.gather(*(finish(p) for p in plans))

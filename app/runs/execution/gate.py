@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
+from app.runs import state
 from app.runs.execution.slot import SlotJob
 
 GATE_STATUSES = ("PENDING", "RUNNING")
@@ -20,33 +21,32 @@ async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> A
 async def open_gate(session: AsyncSession, job: SlotJob) -> bool:
     """The gate every probe passes right before calling the provider.
 
-    It reads the run `FOR SHARE`, so a pause or cancel committing at this moment is either
-    seen (the probe gives up quietly) or waits for this probe to start. It also moves the run
-    PENDING → RUNNING at its first probe, and skips a slot that already has a result. It
-    runs in the caller's transaction, the one that takes the provider lease.
+    It holds the run's advance lock shared (app/runs/state.py) while it reads the run, so a
+    pause or cancel (which take it exclusive) committing at this moment is either seen (the
+    probe gives up quietly) or waits for this probe to start. It also moves the run PENDING →
+    RUNNING at its first probe, and skips a slot that already has a result. It runs in the
+    caller's transaction, the one that reserves the call's cost.
+
+    An advisory lock rather than the run row `FOR SHARE`: hundreds of probes share-locking one
+    row make PostgreSQL build a multixact of every holder for each new one.
     """
-    # The update first: taking the exclusive row lock before the share lock avoids the
-    # share → exclusive upgrade that deadlocks two concurrent first probes.
-    started = (
-        await _execute(
-            session,
-            """
-            UPDATE runs SET status = 'RUNNING', started_at = now(), updated_at = now()
-            WHERE id = :run AND status = 'PENDING' AND deleted_at IS NULL
-            RETURNING id
-            """,
-            {"run": job.run_id},
-        )
-    ).one_or_none()
+    await state.lock_run_shared(session, job.run_id)
+    # Read after the lock (its own statement, its own snapshot). A first probe's start is in
+    # the same statement: its SELECT sees the row as it was (PENDING), which the gate admits.
     row = (
         await _execute(
             session,
             """
+            WITH started AS (
+                UPDATE runs SET status = 'RUNNING', started_at = now(), updated_at = now()
+                WHERE id = :run AND status = 'PENDING' AND deleted_at IS NULL
+                RETURNING id)
             SELECT r.status, r.deleted_at IS NULL AS live,
                    EXISTS (SELECT 1 FROM probe_results p
                            WHERE p.run_id = r.id AND p.scenario_id = :scenario
-                             AND p.model_id = :model AND p.sample_index = :sample) AS done
-            FROM runs r WHERE r.id = :run FOR SHARE OF r
+                             AND p.model_id = :model AND p.sample_index = :sample) AS done,
+                   EXISTS (SELECT 1 FROM started) AS started
+            FROM runs r WHERE r.id = :run
             """,
             {
                 "run": job.run_id,
@@ -58,6 +58,6 @@ async def open_gate(session: AsyncSession, job: SlotJob) -> bool:
     ).one_or_none()
     if row is None or not row.live or row.status not in GATE_STATUSES or row.done:
         return False
-    if started is not None:
+    if row.started:
         await pubsub.publish(session, job.run_id, "status", status="RUNNING")
     return True

@@ -1,10 +1,11 @@
 """Storing a probe's outcome. Each outcome is one transaction: the transcript (at most one per
 slot, by the unique live slot index), the probe result, the provider lease's end, the call's
-ledger row, the run's advance and the progress event commit together.
+ledger row and the progress event commit together; once it has, the caller advances the run
+(`state.advance_after_outcome`).
 
 A cancelled (or deleted) run is frozen: its outcomes are not stored. The check runs under
-the run's advance lock, which cancelRun and deleteRun take too, so an outcome either commits
-before the cancel does or sees it."""
+the run's advance lock, held shared (outcomes do not wait for each other); cancelRun and
+deleteRun take it exclusive, so an outcome either commits before the cancel does or sees it."""
 
 from __future__ import annotations
 
@@ -34,12 +35,12 @@ async def store_success(
     plan: SlotPlan,
     outcome: SlotOutcome,
     *,
-    job_id: int | None,
     attempts: int,
     reused_from: str | None = None,
 ) -> str | None:
-    """The transcript, the SUCCESS result and the run's advance; None for a duplicate. With
-    `reused_from`, a copy of that earlier transcript: no call was made, so it costs nothing."""
+    """The transcript and the SUCCESS result; None for a duplicate. With `reused_from`, a copy
+    of that earlier transcript: no call was made, so it costs nothing. The caller advances
+    the run once this has committed."""
     job = plan.job
     if not await accepts(session, job.run_id):
         return None
@@ -66,14 +67,14 @@ async def store_success(
         outcome="SUCCESS",
         transcriptId=transcript_id,
     )
-    await state.advance(session, job.run_id, job_id=job_id)
     return transcript_id
 
 
 async def accepts(session: AsyncSession, run_id: str) -> bool:
     """Whether the run still takes outcomes: live and neither cancelled nor ended. Takes the
-    run's advance lock (the cancel's transaction holds it too) before reading its status."""
-    await state.lock_run(session, run_id)
+    run's advance lock, shared (the cancel's transaction holds it exclusive), before reading
+    its status."""
+    await state.lock_run_shared(session, run_id)
     row = (
         await _execute(
             session,
@@ -140,11 +141,11 @@ async def store_failure(
     *,
     error_code: str,
     error_message: str,
-    job_id: int | None,
     attempts: int,
     duration_ms: int | None = None,
 ) -> None:
-    """The slot's FAILED result (unless it already succeeded) and the run's advance."""
+    """The slot's FAILED result (unless it already succeeded); the caller advances the run
+    once this has committed."""
     if not await accepts(session, job.run_id):
         return
     await _upsert_result(
@@ -160,7 +161,6 @@ async def store_failure(
         duration_ms=duration_ms,
     )
     await pubsub.publish(session, job.run_id, "slot", modelId=job.model_id, outcome="FAILED")
-    await state.advance(session, job.run_id, job_id=job_id)
 
 
 async def _upsert_result(

@@ -99,48 +99,78 @@ class _Reused:
     earlier: reuse.Earlier
 
 
+@dataclass(frozen=True, slots=True)
+class _Leased:
+    """A plan, its target and a lease taken (committed) under the provider's limits."""
+
+    plan: SlotPlan
+    target: Target
+    lease: limits.Lease
+    ttl: float
+
+
+async def _lease(
+    db: Database, settings: Settings, job: SlotJob, provider_name: str
+) -> _Leased | _Reused | ProviderError | float | NoCall:
+    """Read the plan and take a lease, outside a transaction: the provider's lock is held
+    only while the lease's one statement runs, so starts of a provider do not queue behind
+    each other's transactions."""
+    async with db.autocommit() as session:
+        plan = await slot.plan_slot(session, job, provider_name)
+        if plan is None:
+            return NoCall.MISSING
+        earlier = await reuse.earlier_answer(session, plan)
+        if earlier is not None:
+            return _Reused(plan, earlier)
+        try:
+            target = target_for(
+                plan.provider_name,
+                job.model_id,
+                plan.api_config,
+                trusted_hosts=settings.provider_host_allowlist,
+            )
+        except ProviderError as refused:
+            return refused  # no call, so no lease
+        ttl = target.timeout_seconds * 2 + 30
+        taken = await limits.try_take(
+            session,
+            plan.provider_id,
+            ttl_seconds=ttl,
+            run_id=job.run_id,
+            model_id=job.model_id,
+            tokens=limits.estimate_tokens(plan.prompts),
+        )
+    if taken is limits.Suspended.PROVIDER:
+        return NoCall.SUSPENDED
+    if not isinstance(taken, limits.Lease):
+        return taken
+    return _Leased(plan, target, taken, ttl)
+
+
 async def _start(
     db: Database, settings: Settings, job: SlotJob, provider_name: str, attempts: int
 ) -> _Started | _Reused | ProviderError | float | NoCall:
-    """One transaction: read the plan, take a lease under the provider's limits, pass the gate,
-    reserve the call's cost under the run's cap. Returns what to run (or an earlier answer to
-    reuse), or seconds to wait for room, or why the probe stops here (a ProviderError: the
-    target itself is refused, and the slot fails without a call)."""
+    """Take a lease under the provider's limits, then one transaction: pass the gate and
+    reserve the call's cost under the run's cap (a lease that cannot be used is released).
+    Returns what to run (or an earlier answer to reuse), or seconds to wait for room, or why
+    the probe stops here (a ProviderError: the target itself is refused, and the slot fails
+    without a call)."""
+    leased = await _lease(db, settings, job, provider_name)
+    if isinstance(leased, ProviderError):
+        # The gate still decides whether the slot is ours to fail (a paused or cancelled
+        # run, or a slot that already has its result).
+        async with db.transaction() as session:
+            return leased if await gate.open_gate(session, job) else NoCall.SKIPPED
+    if not isinstance(leased, _Leased):
+        return leased
+    used = False
     try:
         async with db.transaction() as session:
-            plan = await slot.plan_slot(session, job, provider_name)
-            if plan is None:
-                return NoCall.MISSING
-            earlier = await reuse.earlier_answer(session, plan)
-            if earlier is not None:
-                return _Reused(plan, earlier)
-            try:
-                target = target_for(
-                    plan.provider_name,
-                    job.model_id,
-                    plan.api_config,
-                    trusted_hosts=settings.provider_host_allowlist,
-                )
-            except ProviderError as refused:
-                # No call, so no lease; the gate still decides whether the slot is ours to fail
-                # (a paused or cancelled run, or a slot that already has its result).
-                return refused if await gate.open_gate(session, job) else NoCall.SKIPPED
-            ttl = target.timeout_seconds * 2 + 30
-            taken = await limits.try_take(
-                session,
-                plan.provider_id,
-                ttl_seconds=ttl,
-                run_id=job.run_id,
-                model_id=job.model_id,
-                tokens=limits.estimate_tokens(plan.prompts),
-            )
-            if taken is limits.Suspended.PROVIDER:
-                return NoCall.SUSPENDED
-            if not isinstance(taken, limits.Lease):
-                return taken
             if not await gate.open_gate(session, job):
                 raise _GateClosed
-            return _Started(plan, target, taken, await _reserve(session, plan, attempts, ttl))
+            call = await _reserve(session, leased.plan, attempts, leased.ttl)
+        used = True
+        return _Started(leased.plan, leased.target, leased.lease, call)
     except _GateClosed:
         return NoCall.SKIPPED
     except _BudgetWait:
@@ -149,6 +179,9 @@ async def _start(
         async with db.transaction() as session:
             await budget.pause_exhausted(session, job.run_id, exhausted.standing)
         return NoCall.BUDGET
+    finally:
+        if not used:
+            await asyncio.shield(limits.release(db, leased.lease))
 
 
 async def run_probe(
@@ -214,23 +247,22 @@ async def _call(
                     plan.job,
                     error_code=error.kind.value,
                     error_message=error.message,
-                    job_id=job_id,
                     attempts=attempts,
                     duration_ms=duration_ms,
                 )
                 await limits.finish(session, lease)
             stored = True
+            await state.advance_after_outcome(db, plan.job.run_id, job_id=job_id)
             return "failed"
         async with db.transaction() as session:
             usage = ledger.Usage(reply.input_tokens, reply.output_tokens)
             await ledger.settle(session, call, ledger.Outcome.SUCCESS, usage=usage)
-            transcript = await outcome.store_success(
-                session, plan, reply, job_id=job_id, attempts=attempts
-            )
+            transcript = await outcome.store_success(session, plan, reply, attempts=attempts)
             await limits.finish(
                 session, lease, used_tokens=reply.input_tokens + reply.output_tokens
             )
         stored = True
+        await state.advance_after_outcome(db, plan.job.run_id, job_id=job_id)
         return "stored" if transcript else "duplicate"
     finally:
         if not stored:
@@ -304,10 +336,10 @@ async def _store_reused(db: Database, reused: _Reused, job_id: int | None, attem
             session,
             reused.plan,
             reused.earlier.outcome,
-            job_id=job_id,
             attempts=attempts,
             reused_from=reused.earlier.transcript_id,
         )
+    await state.advance_after_outcome(db, reused.plan.job.run_id, job_id=job_id)
     return "reused" if stored else "duplicate"
 
 
@@ -327,6 +359,6 @@ async def _fail(
             job,
             error_code=code,
             error_message=message,
-            job_id=job_id,
             attempts=attempts,
         )
+    await state.advance_after_outcome(db, job.run_id, job_id=job_id)
