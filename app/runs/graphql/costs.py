@@ -39,7 +39,7 @@ class ModelCostEstimate:
     sample_count: int
     """Past transcripts of this model the averages come from."""
     is_using_fallback: bool
-    """Whether fixed default token counts stand in for missing history."""
+    """Whether it has no transcripts to go on: all models' average, or default token counts, stand in."""
 
 
 @strawberry.type
@@ -53,11 +53,11 @@ class CostEstimate:
     based_on_sample_count: int
     """Past transcripts the estimate is based on."""
     is_using_fallback: bool
-    """Whether any model's estimate uses default token counts."""
+    """Whether any model has no transcripts to go on (see fallbackReason)."""
     fallback_reason: str | None
-    """Why defaults were used; null when they were not."""
+    """Why a fallback was used; null when none was."""
     per_model: list[ModelCostEstimate]
-    """Per model, in the order asked."""
+    """Per model."""
 
     @classmethod
     def from_estimate(cls, found: spend.Estimate) -> CostEstimate:

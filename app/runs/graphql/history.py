@@ -136,7 +136,7 @@ class RunEvent:
     at: datetime
     """When it changed."""
     reason: str | None
-    """Why, when known (e.g. BUDGET_EXHAUSTED)."""
+    """Why: the mutation that changed it (e.g. pauseRun), "recovery", or the pause reason."""
     actor: str = strawberry.field(
         description='An API key\'s name, "worker", "recovery" or "budget".'
     )
