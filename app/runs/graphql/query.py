@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 from app.runs.graphql.costs import CostEstimate
 from app.runs.graphql.history import RunStats
-from app.runs.graphql.types import RUN_PAGE, Run
+from app.runs.graphql.loaders import RUN_PAGE
+from app.runs.graphql.types import Run
 
 
 def _run_filter(

@@ -9,24 +9,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlmodel.ext.asyncio.session import AsyncSession
-from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from app.definitions import service as definitions
 from app.definitions.graphql import Definition, Experiment, Tag
-from app.definitions.models import Definition as DefinitionRow
 from app.graphql.args import paged_field
 from app.graphql.context import Info
 from app.graphql.loaders import now_or_later
 from app.graphql.selection import child_field_names
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
-from app.paging import PageSize
 from app.queue import state as queue_state
 from app.runs import metrics, service, spend
 from app.runs import models as tables
-from app.runs.progress import Progress, shows_summaries
+from app.runs.progress import shows_summaries
 from app.transcripts import service as transcripts
 
 if TYPE_CHECKING:
@@ -40,6 +36,13 @@ from app.runs.graphql.costs import (
     RunSpend,
 )
 from app.runs.graphql.history import RunHistoryFields
+from app.runs.graphql.loaders import (
+    PROBE_PAGE,
+    RECENT_TASK_PAGE,
+    TRANSCRIPT_PAGE,
+    definitions_loader,
+    progress_loader,
+)
 from app.runs.graphql.metrics import ExecutionMetrics
 from app.runs.graphql.results import (
     ProbeResult,
@@ -50,29 +53,6 @@ from app.runs.graphql.results import (
 )
 
 TranscriptType = Annotated["Transcript", strawberry.lazy("app.transcripts.graphql")]
-RUN_PAGE = PageSize(default=20, maximum=100)
-# Without a `limit` a run's transcripts come whole, as ValueRank's GetRun expects; the cost
-# limit counts a full page for them and the count taken during execution bounds the rest.
-TRANSCRIPT_PAGE = PageSize(default=1000, maximum=1000)
-# Failed probes are few in any healthy run: the static check counts 50 for an unlimited
-# `failedProbes`, and the field budget taken during execution bounds a run that has more.
-PROBE_PAGE = PageSize(default=1000, maximum=1000, estimate=50)
-RECENT_TASK_PAGE = PageSize(default=5, maximum=100)
-
-
-async def _progress(
-    session: AsyncSession, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], Progress]:
-    found = await service.progress_by_run(session, keys)
-    return {(run_id, total): found[run_id] for run_id, total in keys}
-
-
-def _progress_loader(info: Info) -> DataLoader[tuple[str, int], Progress]:
-    return info.context.loaders.by_key("progress_by_run", _progress)
-
-
-def _definitions(info: Info) -> DataLoader[str, DefinitionRow]:
-    return info.context.loaders.by_key("definitions_by_id", definitions.definitions_by_id)
 
 
 @strawberry.type
@@ -160,9 +140,9 @@ class Run(RunHistoryFields):
         selected = child_field_names(info)
         batches: list[Awaitable[Any]] = []
         if "definition" in selected:
-            batches.append(_definitions(info).load_many([r.row.definition_id for r in runs]))
+            batches.append(definitions_loader(info).load_many([r.row.definition_id for r in runs]))
         if selected & {"progress", "runProgress"}:
-            batches.append(_progress_loader(info).load_many([r._progress_key for r in runs]))
+            batches.append(progress_loader(info).load_many([r._progress_key for r in runs]))
         await asyncio.gather(*batches)
 
     # graphql_type: these return the value at once when prefetched, else an awaitable.
@@ -170,7 +150,7 @@ class Run(RunHistoryFields):
     def definition(self, info: Info) -> Definition | Awaitable[Definition | None] | None:
         """The definition it runs (null once hard-deleted)."""
         return now_or_later(
-            _definitions(info).load(self.row.definition_id), Definition.from_row_or_none
+            definitions_loader(info).load(self.row.definition_id), Definition.from_row_or_none
         )
 
     @strawberry.field
@@ -200,7 +180,7 @@ class Run(RunHistoryFields):
 
     def _load_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
         return now_or_later(
-            _progress_loader(info).load(self._progress_key), RunProgress.from_progress
+            progress_loader(info).load(self._progress_key), RunProgress.from_progress
         )
 
     async def _stats(self, info: Info) -> transcripts.RunTranscriptStats:
