@@ -4,6 +4,7 @@ a new field without one fails here, by name."""
 
 from __future__ import annotations
 
+import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -14,6 +15,7 @@ from graphql import (
     specified_scalar_types,
 )
 
+from app.graphql.docs import describe
 from app.graphql.schema import build_schema
 
 
@@ -56,3 +58,49 @@ def test_the_check_finds_a_missing_description() -> None:
     run.fields["status"].description = None
     run.fields["transcripts"].args["limit"].description = " "
     assert undescribed(schema) == ["Run.status", "Run.transcripts(limit)"]
+
+
+@strawberry.type
+class Item:
+    """An item."""
+
+    name: str
+    """Its name."""
+    size: int = strawberry.field(description="Explicit wins.")
+    """Not this."""
+
+
+@strawberry.type
+class ItemQuery:
+    @strawberry.field
+    def items(self, kind: str, limit: int | None = None) -> list[Item]:
+        """Items, newest first.
+
+        Args:
+            kind: Only items of this kind,
+                whatever their size.
+        """
+        return []
+
+    @strawberry.field(description="Given.")  # type: ignore[untyped-decorator]
+    def item(self, item_id: str) -> Item | None:
+        """Args:
+        itemId: The item.
+        """
+        return None
+
+
+def test_descriptions_come_from_docstrings_and_explicit_ones_win() -> None:
+    schema = strawberry.Schema(query=ItemQuery)._schema
+    describe(schema)
+    item, query = schema.type_map["Item"], schema.type_map["ItemQuery"]
+    assert isinstance(item, GraphQLObjectType) and isinstance(query, GraphQLObjectType)
+    assert item.description == "An item."
+    assert item.fields["name"].description == "Its name."
+    assert item.fields["size"].description == "Explicit wins."
+    items = query.fields["items"]
+    assert items.description == "Items, newest first."
+    assert items.args["kind"].description == "Only items of this kind, whatever their size."
+    assert items.args["limit"].description is None  # not a paged field: the check names it
+    assert query.fields["item"].description == "Given."
+    assert query.fields["item"].args["itemId"].description == "The item."
