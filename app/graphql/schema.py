@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 from app.comparison.graphql import ComparisonQuery
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
 from app.graphql import errors
+from app.graphql.docs import describe
 from app.graphql.executor import BasicFieldsExecutionContext
 from app.graphql.limits import query_limits_rule
 from app.llm.graphql import LlmMutation, LlmQuery
@@ -31,7 +32,8 @@ from app.transcripts.graphql import TranscriptMutation, TranscriptQuery
 
 @strawberry.type
 class Query(RunQuery, QueueQuery, TranscriptQuery, DefinitionQuery, LlmQuery, ComparisonQuery):
-    pass
+    """Reads: runs, definitions, transcripts, the model catalog, the queue. Any valid API key
+    (VIEWER or ADMIN); without one, HTTP 401 UNAUTHENTICATED."""
 
 
 @strawberry.type
@@ -43,12 +45,13 @@ class Mutation(
     LlmMutation,
     TranscriptMutation,
 ):
-    pass
+    """Changes: every mutation needs an ADMIN key (a VIEWER key gets FORBIDDEN). Domain errors
+    come in errors[] with extensions.code: NOT_FOUND, VALIDATION_ERROR, RUN_STATE_ERROR."""
 
 
 @strawberry.type
 class Subscription(RunSubscription):
-    pass
+    """Live streams over WebSocket (graphql-transport-ws), with any valid API key."""
 
 
 class SafeParserCache(ParserCache):
@@ -78,7 +81,7 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 5000, max_cost: int =
     execution_context_class = type(
         "LimitedExecutionContext", (BasicFieldsExecutionContext,), {"max_fields": max_cost}
     )
-    return Schema(
+    built = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -94,6 +97,8 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 5000, max_cost: int =
             lambda: ValidationCache(maxsize=256),
         ],
     )
+    describe(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -10,27 +10,46 @@ from app.queue import controls, state
 
 @strawberry.type
 class JobTypeStatus:
+    """Jobs of one task in the queue, by state."""
+
     type: str
+    """The task's name."""
     pending: int
+    """Jobs waiting to run."""
     active: int
+    """Jobs running now."""
     completed: int
+    """Jobs that succeeded."""
     failed: int
+    """Jobs that failed."""
 
 
 @strawberry.type
 class QueueTotals:
+    """Jobs of every task, by state."""
+
     pending: int
+    """Jobs waiting to run."""
     active: int
+    """Jobs running now."""
     completed: int
+    """Jobs that succeeded."""
     failed: int
+    """Jobs that failed."""
 
 
 @strawberry.type
 class QueueStatus:
+    """The job queue across every worker process."""
+
     is_running: bool
+    """Whether some worker has sent a heartbeat recently."""
     is_paused: bool
+    """Whether dispatch is paused (pauseQueue) for every worker."""
     job_types: list[JobTypeStatus]
+    """Per task, by name."""
     totals: QueueTotals
+    """Over every task."""
 
 
 async def _queue_status(info: Info) -> QueueStatus:
@@ -59,21 +78,28 @@ async def _queue_status(info: Info) -> QueueStatus:
 
 @strawberry.type
 class QueueQuery:
+    """Queries on the job queue."""
+
     @strawberry.field
     async def queue_status(self, info: Info) -> QueueStatus:
+        """The job queue now: workers, pause, jobs by state."""
         return await _queue_status(info)
 
 
 @strawberry.type
 class QueueMutation:
+    """Mutations on the job queue (ADMIN)."""
+
     @strawberry.mutation
     async def pause_queue(self, info: Info) -> QueueStatus:
+        """Hold all dispatch, across every worker process; running calls finish. ADMIN."""
         async with info.context.db.transaction() as session:
             await controls.set_paused(session, True)
         return await _queue_status(info)
 
     @strawberry.mutation
     async def resume_queue(self, info: Info) -> QueueStatus:
+        """Release dispatch held by pauseQueue. ADMIN."""
         async with info.context.db.transaction() as session:
             await controls.set_paused(session, False)
         return await _queue_status(info)

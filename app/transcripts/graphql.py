@@ -25,29 +25,53 @@ RunType = Annotated["Run", strawberry.lazy("app.runs.graphql.types")]
 
 @strawberry.type
 class Transcript:
+    """One probe's conversation with a model, and the decision read from it."""
+
     id: strawberry.ID
+    """The transcript's id."""
     run_id: str
+    """The run it belongs to."""
     scenario_id: str | None
+    """The scenario probed."""
     model_id: str
+    """The model identifier probed (e.g. gpt-4o-mini)."""
     model_version: str | None
+    """The model version the provider reported, if any."""
     sample_index: int
+    """Which sample of the scenario, from 0."""
     definition_snapshot: JSON | None
+    """The definition as the run saw it."""
     content: JSON
+    """{ messages: [{ role: user | assistant, content }] } plus provider metadata; {} once its retention expired."""
     turn_count: int
+    """Messages exchanged."""
     token_count: int
+    """Prompt plus completion tokens."""
     duration_ms: int
+    """How long the probe took, in milliseconds."""
     estimated_cost: float | None
+    """USD, from the model's price and the tokens; 0 when reused."""
     # The transcript this one copies (StartRunInput.reuseResponses): no call, cost 0.
     reused_from_id: strawberry.ID | None
+    """The transcript this one copies (StartRunInput.reuseResponses): no call was made."""
     decision_code: str | None
+    """The parsed decision: "1" to "5", or "other"; null until summarized."""
     decision_text: str | None
+    """The model's reason for its decision."""
     decision_metadata: JSON | None
+    """How the decision was read: parser version, matched text, refusal flag, manualOverride."""
     summarized_at: datetime | None
+    """When the decision was read; null before."""
     summarize_duration_ms: int | None
+    """How long the summary took, in milliseconds."""
     dimension_values: JSON | None
+    """The scenario's dimension scores, { name: score }."""
     created_at: datetime
+    """When it was stored."""
     last_accessed_at: datetime | None
+    """When it was last read by id (transcript query)."""
     content_expires_at: datetime | None
+    """When retention empties its content; null when it is kept."""
 
     @classmethod
     def from_row(cls, row: tables.Transcript) -> Transcript:
@@ -90,10 +114,12 @@ class Transcript:
 
     @strawberry.field
     def decision_model_v2(self) -> JSON | None:
+        """Always null (ValueRank's v2 decision model is not produced here)."""
         return None  # ValueRank's v2 decision model is not produced here
 
     @strawberry.field
     async def run(self, info: Info) -> RunType:
+        """The run it belongs to."""
         from app.runs.graphql.types import Run
 
         row = await info.context.loaders.by_key("runs_by_id", runs.runs_by_id).load(self.run_id)
@@ -102,6 +128,7 @@ class Transcript:
 
     @strawberry.field
     async def scenario(self, info: Info) -> Scenario | None:
+        """The scenario probed, if it still exists."""
         if self.scenario_id is None:
             return None
         loader = info.context.loaders.by_key("scenarios_by_id", definitions.scenarios_by_id)
@@ -125,8 +152,15 @@ _UNREAD: dict[str, Any] = dict.fromkeys(_COLUMN_BY_FIELD.values())
 
 @strawberry.type
 class TranscriptQuery:
+    """Queries on transcripts."""
+
     @strawberry.field
     async def transcript(self, info: Info, ident: IdArgID) -> Transcript | None:
+        """One transcript; null when unknown. Marks it accessed.
+
+        Args:
+            id: The transcript's id.
+        """
         async with info.context.reader.use() as session:
             row = await service.get_transcript(session, str(ident))
         if row is None:
@@ -137,7 +171,9 @@ class TranscriptQuery:
 
 @strawberry.type
 class TranscriptMutation:
-    @strawberry.mutation(description="A person's reading of the decision (ValueRank's override).")  # type: ignore[untyped-decorator]
+    """Mutations on transcripts (ADMIN)."""
+
+    @strawberry.mutation
     async def update_transcript_decision(
         self,
         info: Info,
@@ -146,6 +182,16 @@ class TranscriptMutation:
         favored_value_key: str | None = None,
         strength: str | None = None,
     ) -> Transcript:
+        """A person's reading of the decision (ValueRank's override), kept in
+        decisionMetadata.manualOverride with who and when; the parsed decisionCode stays.
+        ADMIN. Errors: NOT_FOUND, VALIDATION_ERROR.
+
+        Args:
+            transcriptId: The transcript.
+            decisionState: resolved, neutral, unknown or refusal.
+            favoredValueKey: For resolved: the value of the definition's pair the model favoured.
+            strength: For resolved: strong or lean.
+        """
         viewer = info.context.viewer
         assert viewer is not None  # mutations need a key (graphql/errors.RequireApiKey)
         change = overrides.DecisionOverride(decision_state, favored_value_key, strength)

@@ -14,28 +14,50 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class ModelCostEstimate:
+    """One model's share of a cost estimate, in USD."""
+
     model_id: strawberry.ID
+    """The model identifier."""
     display_name: str
+    """The model's display name."""
     scenario_count: int
+    """Scenarios the run would probe."""
     input_tokens: float
+    """Expected prompt tokens in all."""
     output_tokens: float
+    """Expected completion tokens in all."""
     input_cost: float
+    """USD for the prompt tokens."""
     output_cost: float
+    """USD for the completion tokens."""
     total_cost: float
+    """USD, input plus output."""
     avg_input_per_probe: float
+    """Expected prompt tokens per probe."""
     avg_output_per_probe: float
+    """Expected completion tokens per probe."""
     sample_count: int
+    """Past transcripts of this model the averages come from."""
     is_using_fallback: bool
+    """Whether it has no transcripts to go on: all models' average, or default token counts, stand in."""
 
 
 @strawberry.type
 class CostEstimate:
+    """What a run would cost, in USD, from each model's price and past token use."""
+
     total: float
+    """USD over every model."""
     scenario_count: int
+    """Scenarios the run would probe."""
     based_on_sample_count: int
+    """Past transcripts the estimate is based on."""
     is_using_fallback: bool
+    """Whether any model has no transcripts to go on (see fallbackReason)."""
     fallback_reason: str | None
+    """Why a fallback was used; null when none was."""
     per_model: list[ModelCostEstimate]
+    """Per model."""
 
     @classmethod
     def from_estimate(cls, found: spend.Estimate) -> CostEstimate:
@@ -67,17 +89,28 @@ class CostEstimate:
 
 @strawberry.type
 class ActualModelCost:
+    """One model's actual cost in a run."""
+
     model_id: strawberry.ID
+    """The model identifier."""
     input_tokens: int
+    """Prompt tokens of its transcripts."""
     output_tokens: int
+    """Completion tokens of its transcripts."""
     cost: float
+    """USD, from its transcripts' estimated costs."""
     probe_count: int
+    """Its transcripts."""
 
 
 @strawberry.type
 class ActualCost:
+    """What a run's transcripts cost, in USD."""
+
     total: float
+    """USD over every model."""
     per_model: list[ActualModelCost]
+    """Per model, by model identifier."""
 
 
 @strawberry.type
@@ -85,6 +118,7 @@ class AnalysisResult:
     """Only the spend part of ValueRank's analysis is served here."""
 
     actual_cost: ActualCost | None
+    """The run's actual cost so far."""
 
 
 @strawberry.type(
@@ -93,8 +127,11 @@ class AnalysisResult:
 )
 class RunSpend:
     total: float
+    """USD, every settled call."""
     probes: float
+    """USD for probe calls."""
     summaries: float
+    """USD for summary calls."""
     failed_calls: float = strawberry.field(
         description="Of the total, calls that failed, were retried or were aborted."
     )

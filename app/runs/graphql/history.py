@@ -23,14 +23,21 @@ RunType = Annotated["Run", strawberry.lazy("app.runs.graphql.types")]
 
 @strawberry.type
 class StatusCount:
+    """How many runs are in one status."""
+
     status: str
+    """A run status."""
     count: int
+    """Runs in it."""
 
 
 @strawberry.type
 class DecisionCount:
+    """How many transcripts reached one decision."""
+
     code: str | None = strawberry.field(description="A decision code; null: not decided yet.")
     count: int
+    """Transcripts with this code."""
 
 
 def distribution(found: Decisions) -> list[DecisionCount]:
@@ -40,23 +47,38 @@ def distribution(found: Decisions) -> list[DecisionCount]:
 
 @strawberry.type
 class ModelRunStats:
+    """One model's totals over the selected runs."""
+
     model_id: str
+    """The model identifier."""
     run_count: int = strawberry.field(description="Runs that asked for this model.")
     transcript_count: int
+    """Its transcripts."""
     failed_count: int = strawberry.field(description="Failed probes of this model.")
     avg_tokens: float | None
+    """Mean tokens per transcript; null without transcripts."""
     avg_duration_ms: float | None
+    """Mean probe duration in milliseconds; null without transcripts."""
     total_cost: float
+    """USD, its transcripts' estimated costs."""
     decision_distribution: list[DecisionCount]
+    """Its transcripts per decision code."""
 
 
 @strawberry.type
 class RunStats:
+    """Totals over a set of runs (runStats)."""
+
     total_runs: int
+    """Runs selected."""
     by_status: list[StatusCount]
+    """Runs per status, by status name."""
     completed: int
+    """COMPLETED runs."""
     failed: int
+    """FAILED runs."""
     cancelled: int
+    """CANCELLED runs."""
     success_rate: float | None = strawberry.field(
         description="COMPLETED over finished (COMPLETED, FAILED, CANCELLED) runs; null if none."
     )
@@ -64,11 +86,14 @@ class RunStats:
         description="Mean of completedAt - startedAt over runs that have both."
     )
     total_tokens: int
+    """Tokens of the runs' transcripts."""
     total_cost: float = strawberry.field(
         description="Every transcript's estimated cost (a call ledger replaces it when it lands)."
     )
     transcript_count: int
+    """The runs' transcripts."""
     per_model: list[ModelRunStats]
+    """Per model the runs asked for."""
 
     @classmethod
     def of(cls, found: history.RunStats) -> RunStats:
@@ -102,10 +127,16 @@ class RunStats:
 
 @strawberry.type
 class RunEvent:
+    """One status change of a run."""
+
     status: str
+    """The status entered."""
     previous_status: str | None
+    """The status left; null for the first event."""
     at: datetime
+    """When it changed."""
     reason: str | None
+    """Why: the mutation that changed it (e.g. pauseRun), "recovery", or the pause reason."""
     actor: str = strawberry.field(
         description='An API key\'s name, "worker", "recovery" or "budget".'
     )
@@ -113,11 +144,18 @@ class RunEvent:
 
 @strawberry.type
 class RunStage:
+    """A stage of a run (PROBING or SUMMARIZING)."""
+
     name: str
+    """PROBING or SUMMARIZING."""
     status: str
+    """The stage's state, from the run's events."""
     started_at: datetime | None
+    """When it started; null if it has not."""
     ended_at: datetime | None
+    """When it ended; null while it runs."""
     seconds: float | None
+    """Its duration in seconds; null until it ends."""
 
 
 @strawberry.type
@@ -175,6 +213,7 @@ class RunHistoryFields:
 
     @strawberry.field
     def parent_run_id(self) -> strawberry.ID | None:
+        """The run this one re-runs (rerunRun); null for an original run."""
         parent = self.row.parent_run_id
         return strawberry.ID(parent) if parent else None
 

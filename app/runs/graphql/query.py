@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 from app.runs.graphql.costs import CostEstimate
 from app.runs.graphql.history import RunStats
-from app.runs.graphql.types import RUN_PAGE, Run
+from app.runs.graphql.loaders import RUN_PAGE
+from app.runs.graphql.types import Run
 
 
 def _run_filter(
@@ -54,10 +55,18 @@ def _run_filter(
 
 @strawberry.type
 class RunQuery:
+    """Queries on runs."""
+
     @strawberry.field
     async def run(
         self, info: Info, ident: IdArgID, include_deleted: bool | None = None
     ) -> Run | None:
+        """One run; null when unknown or soft-deleted (unless includeDeleted). Marks it accessed.
+
+        Args:
+            id: The run's id.
+            includeDeleted: Return it even when soft-deleted.
+        """
         async with info.context.reader.use() as session:
             row = await service.get_run(session, str(ident), include_deleted=bool(include_deleted))
         if row is None:
@@ -83,6 +92,7 @@ class RunQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[Run]:
+        """Live (not soft-deleted) runs, newest first."""
         where = _run_filter(
             definition_id,
             experiment_id,
@@ -119,6 +129,7 @@ class RunQuery:
         created_before: datetime | None = None,
         model_id: str | None = None,
     ) -> int:
+        """How many live runs the filters select (as runs takes them)."""
         where = _run_filter(
             definition_id,
             experiment_id,
@@ -169,6 +180,7 @@ class RunQuery:
 
     @strawberry.field
     async def standalone_active_runs(self, info: Info) -> list[Run]:
+        """Runs in PENDING, RUNNING, PAUSED or SUMMARIZING, newest first."""
         async with info.context.reader.use() as session:
             runs = [Run.from_row(r) for r in await service.standalone_active_runs(session)]
         await Run.prefetch(info, runs)
@@ -183,6 +195,14 @@ class RunQuery:
         sample_percentage: int | None = None,
         samples_per_scenario: int | None = None,
     ) -> CostEstimate:
+        """What a run would cost, in USD, before starting it. Errors: NOT_FOUND, VALIDATION_ERROR (as startRun).
+
+        Args:
+            definitionId: The definition to run.
+            models: Model identifiers (e.g. gpt-4o-mini).
+            samplePercentage: Percentage of the scenarios to sample, 1-100 (100 when omitted).
+            samplesPerScenario: Probes per scenario and model, 1-100 (1 when omitted).
+        """
         start.validate_options(
             start.StartRunRequest(
                 definition_id=str(definition_id),

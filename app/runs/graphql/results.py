@@ -17,18 +17,30 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class ByModelProgress:
+    """One model's share of a run's probe progress."""
+
     model_id: str
+    """The model identifier (e.g. gpt-4o-mini)."""
     completed: int
+    """Slots of this model that succeeded."""
     failed: int
+    """Slots of this model that failed for good."""
 
 
 @strawberry.type
 class RunProgress:
+    """How far a stage of a run has got: probes (progress, runProgress) or summaries (summarizeProgress)."""
+
     total: int
+    """Slots (or transcripts to summarize) in all."""
     completed: int
+    """Those done successfully."""
     failed: int
+    """Those that failed for good."""
     percent_complete: float
+    """(completed + failed) / total, as a percentage 0-100."""
     by_model: list[ByModelProgress] | None
+    """Per model, for probes; null for summaries."""
 
     @classmethod
     def from_progress(cls, progress: Progress) -> RunProgress:
@@ -56,23 +68,42 @@ class RunProgress:
 
 @strawberry.type
 class ProbeResult:
+    """One job slot of a run (scenario, model, sample) and the outcome of its probe."""
+
     id: strawberry.ID
+    """The slot's id."""
     run_id: str
+    """The run it belongs to."""
     scenario_id: str
+    """The scenario probed."""
     model_id: str
+    """The model identifier probed (e.g. gpt-4o-mini)."""
     sample_index: int
+    """Which sample of the scenario, from 0."""
     status: str
+    """SUCCESS or FAILED."""
     transcript_id: str | None
+    """The transcript stored on success; null otherwise."""
     error_code: str | None
+    """Why the probe failed (a short code); null on success."""
     error_message: str | None
+    """The failure's message; null on success."""
     retry_count: int
+    """Attempts retried before the outcome."""
     input_tokens: int | None
+    """Prompt tokens the provider reported; null when unknown."""
     output_tokens: int | None
+    """Completion tokens the provider reported; null when unknown."""
     duration_ms: int | None
+    """How long the probe took, in milliseconds."""
     queued_at: datetime | None
+    """When the slot's job was queued."""
     queue_wait_ms: int | None
+    """Milliseconds between queueing and the start of the probe."""
     created_at: datetime
+    """When the result was recorded."""
     completed_at: datetime | None
+    """When the probe ended; null while it has not."""
 
     @classmethod
     def from_row(cls, row: tables.ProbeResult) -> ProbeResult:
@@ -100,20 +131,35 @@ class ProbeResult:
 
 @strawberry.type
 class TaskResult:
+    """A recently finished slot of a run, newest first (Run.recentTasks)."""
+
     scenario_id: str
+    """The scenario probed."""
     model_id: str
+    """The model identifier probed."""
     status: str
+    """SUCCESS or FAILED."""
     error: str | None
+    """The failure's message; null on success."""
     completed_at: datetime | None
+    """When the probe ended."""
 
 
 @strawberry.type
 class UnresolvableByModel:
+    """One model's count of transcripts whose decision could not be resolved."""
+
     model_id: str
+    """The model identifier."""
     count: int
+    """Its transcripts whose decision is "other"."""
 
 
 @strawberry.type
 class UnresolvableCount:
+    """Transcripts of a run whose decision could not be resolved (decisionCode "other")."""
+
     total: int
+    """All such transcripts of the run."""
     by_model: list[UnresolvableByModel]
+    """Per model, only models that have some."""

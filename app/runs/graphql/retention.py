@@ -13,12 +13,18 @@ from app.runs.lifecycle import retention
 
 @strawberry.type
 class PurgeRunsPayload:
+    """What purgeRuns deleted (or, with dryRun, would delete)."""
+
     count: int
+    """Runs purged."""
     run_ids: list[strawberry.ID]
+    """Their ids."""
 
 
 @strawberry.type
 class RetentionMutation:
+    """Retention mutations (ADMIN)."""
+
     # Hard-deletes finished runs older than `olderThan` and/or past the newest `keepLatest`,
     # among those the `runs` filters and `statuses` select. `dryRun`: report, delete nothing.
     @strawberry.mutation
@@ -41,6 +47,14 @@ class RetentionMutation:
         model_id: str | None = None,
         dry_run: bool | None = None,
     ) -> PurgeRunsPayload:
+        """Hard-delete finished runs older than olderThan and/or past the newest keepLatest, among those the filters select. ADMIN. Errors: VALIDATION_ERROR (neither olderThan nor keepLatest, a non-final status).
+
+        Args:
+            olderThan: Only runs created before this time.
+            keepLatest: Keep this many of the newest matching runs (0 or more).
+            statuses: Final statuses to purge (COMPLETED, FAILED, CANCELLED; all when omitted).
+            dryRun: Report what would be purged; delete nothing.
+        """
         where = _run_filter(
             definition_id,
             experiment_id,

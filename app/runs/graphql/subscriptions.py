@@ -19,13 +19,18 @@ from app.runs.live import snapshot as live
 @strawberry.type(description="A run's progress and spend, sent when it changes.")
 class RunProgressEvent:
     run_id: strawberry.ID
+    """The run."""
     status: str
+    """The run's status."""
     run_progress: RunProgress
+    """Probe progress."""
     summarize_progress: RunProgress | None
+    """Summary progress; null before summaries start."""
     transcript_id: str | None = strawberry.field(
         description="The transcript stored or summarized most recently, when there is one."
     )
     at: datetime
+    """When this state was read."""
     cost_so_far: float = strawberry.field(
         description="USD, from the run's ledger of provider calls (spend.total)."
     )
@@ -73,9 +78,12 @@ class RunProgressEvent:
 @strawberry.type(description="A run was created, changed status, or was deleted.")
 class RunChangeEvent:
     run_id: strawberry.ID
+    """The run."""
     kind: str = strawberry.field(description="CREATED | STATUS_CHANGED | DELETED")
     status: str | None
+    """Its status after the change; null once deleted."""
     at: datetime
+    """When it changed."""
 
     @strawberry.field(description="The run as it is now; null once deleted.")  # type: ignore[untyped-decorator]
     async def run(self, info: Info) -> Run | None:
@@ -86,6 +94,8 @@ class RunChangeEvent:
 
 @strawberry.type
 class RunSubscription:
+    """Live streams of runs (over graphql-transport-ws)."""
+
     @strawberry.subscription(  # type: ignore[untyped-decorator]
         description="The run's state now, then after each change (a few per second at "
         "most), until it is COMPLETED, FAILED or CANCELLED."
@@ -93,6 +103,9 @@ class RunSubscription:
     async def run_progress(
         self, info: Info, run_id: strawberry.ID
     ) -> AsyncGenerator[RunProgressEvent, None]:
+        """Args:
+        runId: The run to follow.
+        """
         async for snapshot in info.context.require_live().progress(str(run_id)):
             yield RunProgressEvent.from_snapshot(snapshot)
 

@@ -9,24 +9,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlmodel.ext.asyncio.session import AsyncSession
-from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from app.definitions import service as definitions
 from app.definitions.graphql import Definition, Experiment, Tag
-from app.definitions.models import Definition as DefinitionRow
 from app.graphql.args import paged_field
 from app.graphql.context import Info
 from app.graphql.loaders import now_or_later
 from app.graphql.selection import child_field_names
 from app.llm import service as llm
 from app.llm.graphql import LlmModel
-from app.paging import PageSize
 from app.queue import state as queue_state
 from app.runs import metrics, service, spend
 from app.runs import models as tables
-from app.runs.progress import Progress, shows_summaries
+from app.runs.progress import shows_summaries
 from app.transcripts import service as transcripts
 
 if TYPE_CHECKING:
@@ -40,6 +36,13 @@ from app.runs.graphql.costs import (
     RunSpend,
 )
 from app.runs.graphql.history import RunHistoryFields
+from app.runs.graphql.loaders import (
+    PROBE_PAGE,
+    RECENT_TASK_PAGE,
+    TRANSCRIPT_PAGE,
+    definitions_loader,
+    progress_loader,
+)
 from app.runs.graphql.metrics import ExecutionMetrics
 from app.runs.graphql.results import (
     ProbeResult,
@@ -50,48 +53,42 @@ from app.runs.graphql.results import (
 )
 
 TranscriptType = Annotated["Transcript", strawberry.lazy("app.transcripts.graphql")]
-RUN_PAGE = PageSize(default=20, maximum=100)
-# Without a `limit` a run's transcripts come whole, as ValueRank's GetRun expects; the cost
-# limit counts a full page for them and the count taken during execution bounds the rest.
-TRANSCRIPT_PAGE = PageSize(default=1000, maximum=1000)
-# Failed probes are few in any healthy run: the static check counts 50 for an unlimited
-# `failedProbes`, and the field budget taken during execution bounds a run that has more.
-PROBE_PAGE = PageSize(default=1000, maximum=1000, estimate=50)
-RECENT_TASK_PAGE = PageSize(default=5, maximum=100)
-
-
-async def _progress(
-    session: AsyncSession, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], Progress]:
-    found = await service.progress_by_run(session, keys)
-    return {(run_id, total): found[run_id] for run_id, total in keys}
-
-
-def _progress_loader(info: Info) -> DataLoader[tuple[str, int], Progress]:
-    return info.context.loaders.by_key("progress_by_run", _progress)
-
-
-def _definitions(info: Info) -> DataLoader[str, DefinitionRow]:
-    return info.context.loaders.by_key("definitions_by_id", definitions.definitions_by_id)
 
 
 @strawberry.type
 class Run(RunHistoryFields):
+    """An evaluation run: a definition's scenarios probed on one or more models, then summarized."""
+
     id: strawberry.ID
+    """The run's id."""
     name: str | None
+    """Its name; null when none was given."""
     definition_id: str
+    """The definition it runs."""
     definition_version: int | None
+    """The definition's version when the run started."""
     experiment_id: str | None
+    """The experiment it belongs to, if any."""
     status: str
+    """PENDING, RUNNING, PAUSED, SUMMARIZING, COMPLETED, FAILED or CANCELLED."""
     run_category: str
+    """PILOT, PRODUCTION, REPLICATION, VALIDATION or UNKNOWN_LEGACY."""
     config: JSON
+    """The settings it started with: models, sampling, temperature, priority, budget."""
     samples_per_scenario: int
+    """Probes per scenario and model."""
     started_at: datetime | None
+    """When its first probe started; null before."""
     completed_at: datetime | None
+    """When it ended; null while it has not."""
     created_at: datetime
+    """When it was created."""
     updated_at: datetime
+    """When it last changed."""
     last_accessed_at: datetime | None
+    """When it was last read by id (run query)."""
     deleted_at: datetime | None
+    """When it was soft-deleted; null if it is not."""
     row: strawberry.Private[tables.Run]
 
     @classmethod
@@ -132,6 +129,7 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     def definition_snapshot(self) -> JSON | None:
+        """The definition's content as it was when the run started."""
         return self.row.config.get("definitionSnapshot")
 
     @staticmethod
@@ -142,20 +140,22 @@ class Run(RunHistoryFields):
         selected = child_field_names(info)
         batches: list[Awaitable[Any]] = []
         if "definition" in selected:
-            batches.append(_definitions(info).load_many([r.row.definition_id for r in runs]))
+            batches.append(definitions_loader(info).load_many([r.row.definition_id for r in runs]))
         if selected & {"progress", "runProgress"}:
-            batches.append(_progress_loader(info).load_many([r._progress_key for r in runs]))
+            batches.append(progress_loader(info).load_many([r._progress_key for r in runs]))
         await asyncio.gather(*batches)
 
     # graphql_type: these return the value at once when prefetched, else an awaitable.
     @strawberry.field(graphql_type=Definition | None)  # type: ignore[untyped-decorator]
     def definition(self, info: Info) -> Definition | Awaitable[Definition | None] | None:
+        """The definition it runs (null once hard-deleted)."""
         return now_or_later(
-            _definitions(info).load(self.row.definition_id), Definition.from_row_or_none
+            definitions_loader(info).load(self.row.definition_id), Definition.from_row_or_none
         )
 
     @strawberry.field
     async def experiment(self, info: Info) -> Experiment | None:
+        """The experiment it belongs to, if any."""
         if self.row.experiment_id is None:
             return None
         loader = info.context.loaders.by_key("experiments_by_id", definitions.experiments_by_id)
@@ -170,15 +170,17 @@ class Run(RunHistoryFields):
     # here (the one deliberate difference from its current schema).
     @strawberry.field(graphql_type=RunProgress)  # type: ignore[untyped-decorator]
     def progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        """Probe progress: slots total, completed, failed."""
         return self._load_progress(info)
 
     @strawberry.field(graphql_type=RunProgress | None)  # type: ignore[untyped-decorator]
     def run_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
+        """Probe progress (as progress)."""
         return self._load_progress(info)
 
     def _load_progress(self, info: Info) -> RunProgress | Awaitable[RunProgress]:
         return now_or_later(
-            _progress_loader(info).load(self._progress_key), RunProgress.from_progress
+            progress_loader(info).load(self._progress_key), RunProgress.from_progress
         )
 
     async def _stats(self, info: Info) -> transcripts.RunTranscriptStats:
@@ -189,6 +191,7 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     async def summarize_progress(self, info: Info) -> RunProgress | None:
+        """Summary progress; null before the run summarizes."""
         stats = await self._stats(info)
         if not shows_summaries(stats.count, self.row.status):
             return None
@@ -196,6 +199,7 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     async def selected_scenarios(self, info: Info) -> list[str]:
+        """Ids of the scenarios the run probes."""
         loader = info.context.loaders.by_key(
             "selected_scenarios", service.selected_scenarios_by_run
         )
@@ -209,6 +213,12 @@ class Run(RunHistoryFields):
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[TranscriptType]:
+        """Its live transcripts.
+
+        Args:
+            modelId: Only this model's transcripts.
+            limit: At most 1000; when omitted, every transcript.
+        """
         from app.transcripts.graphql import Transcript
 
         if limit is not None:
@@ -226,6 +236,7 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     async def transcript_count(self, info: Info) -> int:
+        """Its live transcripts."""
         return (await self._stats(info)).count
 
     async def _probes(self, info: Info, query: service.ProbeQuery) -> list[tables.ProbeResult]:
@@ -234,6 +245,7 @@ class Run(RunHistoryFields):
 
     @paged_field(PROBE_PAGE)
     async def failed_probes(self, info: Info) -> list[ProbeResult]:
+        """Slots that failed for good."""
         query = service.ProbeQuery(status="FAILED", model_id=None, limit=None, offset=0)
         return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
 
@@ -246,12 +258,19 @@ class Run(RunHistoryFields):
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[ProbeResult]:
+        """Its slots' outcomes.
+
+        Args:
+            status: Only slots in this status (SUCCESS or FAILED).
+            modelId: Only this model's slots.
+        """
         paging = PROBE_PAGE.page(limit, offset)
         query = service.ProbeQuery(status, model_id, paging.limit, paging.offset)
         return [ProbeResult.from_row(r) for r in await self._probes(info, query)]
 
     @paged_field(RECENT_TASK_PAGE)
     async def recent_tasks(self, info: Info, limit: int | None = 5) -> list[TaskResult]:
+        """Its latest finished slots, newest first."""
         paging = RECENT_TASK_PAGE.page(limit, 0)
         query = service.ProbeQuery(None, None, paging.limit, 0, newest_first=True)
         return [
@@ -267,6 +286,7 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     async def stalled_models(self, info: Info) -> list[str]:
+        """Models with queued or running probes and no success for the stall threshold (180 s by default)."""
         stall = info.context.settings.stalled_model_seconds
         loader = info.context.loaders.by_key(
             "stalled_models",
@@ -276,11 +296,13 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     async def execution_metrics(self, info: Info) -> ExecutionMetrics | None:
+        """Live load per provider, across every worker process."""
         async with info.context.reader.use() as session:
             return ExecutionMetrics.from_metrics(await metrics.run_metrics(session, self.row.id))
 
     @strawberry.field
     async def estimated_costs(self, info: Info) -> CostEstimate | None:
+        """The pre-run estimate for its slots, in USD; null without models."""
         models = list(self.row.config.get("models") or [])
         samples = max(1, self.row.samples_per_scenario)
         if not models:
@@ -304,21 +326,25 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     async def models(self, info: Info) -> list[LlmModel]:
+        """Its models, as in the catalog."""
         loader = info.context.loaders.by_key("models_by_model_id", llm.models_by_model_id)
         rows = await loader.load_many(list(self.row.config.get("models", [])))
         return [LlmModel.from_row(r) for r in rows if r is not None]
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:
+        """Its tags, by name."""
         loader = info.context.loaders.by_key("tags_by_run", service.tags_by_run)
         return [Tag.from_row(t) for t in await loader.load(self.row.id) or []]
 
     @strawberry.field
     def is_aggregate(self) -> bool:
+        """Always false here."""
         return False
 
     @strawberry.field
     async def analysis(self, info: Info) -> AnalysisResult | None:
+        """Its actual cost (the only part of ValueRank's analysis served)."""
         stats = await self._stats(info)
         per_model = [
             ActualModelCost(
@@ -334,14 +360,17 @@ class Run(RunHistoryFields):
 
     @strawberry.field
     def analysis_status(self) -> str | None:
+        """Always null here."""
         return None
 
     @strawberry.field
     def mirrored_runs(self) -> list[Run]:
+        """Always empty here."""
         return []
 
     @strawberry.field
     async def unresolvable_transcript_count(self, info: Info) -> UnresolvableCount | None:
+        """Transcripts whose decision is "other"."""
         stats = await self._stats(info)
         by_model = [
             UnresolvableByModel(model_id=model_id, count=m.unresolvable)

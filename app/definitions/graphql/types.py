@@ -1,4 +1,4 @@
-"""GraphQL types and resolvers for definitions, scenarios, tags and experiments."""
+"""GraphQL types for definitions, scenarios, tags and experiments."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from app.definitions import models as tables
 from app.definitions import service
-from app.graphql.args import IdArg, IdArgID, paged_field
+from app.graphql.args import paged_field
 from app.graphql.context import Info
 from app.paging import Page, PageSize
 from app.runs import service as runs_service
@@ -28,15 +28,24 @@ RunType = Annotated["Run", strawberry.lazy("app.runs.graphql.types")]
 
 @strawberry.type
 class Domain:
+    """A domain of definitions (not served here: Definition.domain is always null)."""
+
     id: strawberry.ID
+    """The domain's id."""
     name: str
+    """Its name."""
 
 
 @strawberry.type
 class Tag:
+    """A label on definitions and runs."""
+
     id: strawberry.ID
+    """The tag's id."""
     name: str
+    """Its name."""
     created_at: datetime
+    """When it was created."""
 
     @classmethod
     def from_row(cls, row: tables.Tag) -> Tag:
@@ -46,11 +55,18 @@ class Tag:
 
 @strawberry.type
 class Scenario:
+    """One concrete prompt expanded from a definition: one combination of its dimension levels."""
+
     id: strawberry.ID
+    """The scenario's id."""
     definition_id: str
+    """The definition it was expanded from."""
     name: str
+    """Its levels, e.g. stakes=high, urgency=low."""
     content: JSON
+    """{ prompt, preamble?, followups?: [{ label, prompt }], dimension_values: { name: score } }."""
     created_at: datetime
+    """When it was expanded."""
 
     @classmethod
     def from_row(cls, row: tables.Scenario) -> Scenario:
@@ -65,6 +81,7 @@ class Scenario:
 
     @strawberry.field
     async def definition(self, info: Info) -> Definition:
+        """The definition it was expanded from."""
         row = await load_definition(info, self.definition_id)
         assert row is not None  # foreign key
         return Definition.from_row(row)
@@ -77,15 +94,26 @@ async def load_definition(info: Info, definition_id: str) -> tables.Definition |
 
 @strawberry.type
 class Definition:
+    """A scenario template: its dimensions expand into scenarios (see content)."""
+
     id: strawberry.ID
+    """The definition's id."""
     name: str
+    """Its name."""
     content: JSON
+    """{ schema_version: 2, template, dimensions: [{ name, levels: [{ score, label, options? }] }], preamble?, followups?, matching_rules? }."""
     version: int
+    """Starts at 1; each content change adds one."""
     parent_id: strawberry.ID | None
+    """The definition this one was forked from, if any."""
     preamble_version_id: str | None
+    """ValueRank's preamble version reference, stored as given."""
     created_at: datetime
+    """When it was created."""
     updated_at: datetime
+    """When it last changed."""
     last_accessed_at: datetime | None
+    """When it was last read by id (definition query)."""
     row: strawberry.Private[tables.Definition]
 
     @classmethod
@@ -116,10 +144,12 @@ class Definition:
 
     @strawberry.field
     async def parent(self, info: Info) -> Definition | None:
+        """The definition this one was forked from, if any."""
         return await self._parent(info)
 
     @strawberry.field
     async def children(self, info: Info) -> list[Definition]:
+        """Live definitions forked from this one."""
         loader = info.context.loaders.by_key("children_by_parent", service.children_by_parent)
         return [Definition.from_row(r) for r in await loader.load(self.row.id) or []]
 
@@ -127,12 +157,14 @@ class Definition:
     async def scenarios(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[Scenario]:
+        """Its live scenarios, in expansion order."""
         paging = SCENARIO_PAGE.page(limit, offset)
         loader = info.context.loaders.with_params("scenario_pages", service.scenario_pages)
         return [Scenario.from_row(r) for r in await loader.load((self.row.id, paging))]
 
     @strawberry.field
     async def scenario_count(self, info: Info) -> int:
+        """Its live scenarios."""
         loader = info.context.loaders.by_key("scenario_counts", service.scenario_counts, 0)
         return await loader.load(self.row.id) or 0
 
@@ -140,6 +172,7 @@ class Definition:
     async def runs(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[RunType]:
+        """Its runs, newest first."""
         from app.runs.graphql.types import Run
 
         paging = RUN_PAGE.page(limit, offset)
@@ -150,6 +183,7 @@ class Definition:
 
     @strawberry.field
     async def run_count(self, info: Info) -> int:
+        """Its runs."""
         loader = info.context.loaders.by_key(
             "run_counts_by_definition", runs_service.run_counts_by_definition
         )
@@ -161,6 +195,7 @@ class Definition:
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:
+        """Its own tags, by name."""
         return await self._tags(info)
 
     async def _all_tags(self, info: Info) -> list[Tag]:
@@ -178,21 +213,31 @@ class Definition:
 
     @strawberry.field
     def domain(self) -> Domain | None:
+        """Always null (domains are outside this server's slice)."""
         return None  # domains are outside this server's slice
 
     @strawberry.field
     def paired_sibling(self) -> Definition | None:
+        """Always null (paired runs are outside this server's slice)."""
         return None  # paired runs are outside this server's slice
 
 
 @strawberry.type
 class Experiment:
+    """A group of runs testing one hypothesis (ValueRank's survey)."""
+
     id: strawberry.ID
+    """The experiment's id."""
     name: str
+    """Its name."""
     hypothesis: str | None
+    """What it tests, if stated."""
     analysis_plan: JSON | None
+    """How its results are to be analysed, as given."""
     created_at: datetime
+    """When it was created."""
     updated_at: datetime
+    """When it last changed."""
 
     @classmethod
     def from_row(cls, row: tables.Experiment) -> Experiment:
@@ -208,6 +253,7 @@ class Experiment:
 
     @strawberry.field
     async def runs(self, info: Info) -> list[RunType]:
+        """Its runs, newest first (at most 100)."""
         from app.runs.graphql.types import Run
 
         loader = info.context.loaders.with_params(
@@ -217,126 +263,8 @@ class Experiment:
 
     @strawberry.field
     async def run_count(self, info: Info) -> int:
+        """Its runs."""
         loader = info.context.loaders.by_key(
             "run_counts_by_experiment", runs_service.run_counts_by_experiment
         )
         return await loader.load(str(self.id)) or 0
-
-
-@strawberry.type
-class DeleteDefinitionResult:
-    deleted_ids: list[str]
-    count: int
-
-
-@strawberry.input
-class CreateDefinitionInput:
-    name: str
-    content: JSON
-    parent_id: str | None = None
-    preamble_version_id: str | None = None
-
-
-@strawberry.input
-class UpdateDefinitionInput:
-    name: str | None = None
-    content: JSON | None = None
-    preamble_version_id: str | None = None
-
-
-InputArg = strawberry.argument(name="input")
-
-
-@strawberry.type
-class DefinitionQuery:
-    @strawberry.field
-    async def definition(
-        self, info: Info, ident: IdArgID, include_deleted: bool | None = None
-    ) -> Definition | None:
-        async with info.context.reader.use() as session:
-            row = await service.get_definition(
-                session, str(ident), include_deleted=bool(include_deleted)
-            )
-        if row is None:
-            return None
-        info.context.touch(tables.Definition, row.id)
-        return Definition.from_row(row)
-
-    @paged_field(DEFINITION_PAGE)
-    async def definitions(
-        self,
-        info: Info,
-        search: str | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-    ) -> list[Definition]:
-        paging = DEFINITION_PAGE.page(limit, offset)
-        async with info.context.reader.use() as session:
-            rows = await service.list_definitions(session, search=search, paging=paging)
-        return [Definition.from_row(r) for r in rows]
-
-    @strawberry.field
-    async def definition_count(self, info: Info, search: str | None = None) -> int:
-        async with info.context.reader.use() as session:
-            return await service.count_definitions(session, search=search)
-
-    @strawberry.field
-    async def scenario(self, info: Info, ident: IdArgID) -> Scenario | None:
-        async with info.context.reader.use() as session:
-            row = await service.get_scenario(session, str(ident))
-        return Scenario.from_row(row) if row else None
-
-    @paged_field(SCENARIO_PAGE)
-    async def scenarios(
-        self,
-        info: Info,
-        definition_id: strawberry.ID,
-        limit: int | None = None,
-        offset: int | None = None,
-    ) -> list[Scenario]:
-        paging = SCENARIO_PAGE.page(limit, offset)
-        async with info.context.reader.use() as session:
-            rows = await service.list_scenarios(session, str(definition_id), paging=paging)
-        return [Scenario.from_row(r) for r in rows]
-
-    @strawberry.field
-    async def scenario_count(self, info: Info, definition_id: strawberry.ID) -> int:
-        async with info.context.reader.use() as session:
-            return await service.count_scenarios(session, str(definition_id))
-
-
-@strawberry.type
-class DefinitionMutation:
-    @strawberry.mutation
-    async def create_definition(
-        self, info: Info, data: Annotated[CreateDefinitionInput, InputArg]
-    ) -> Definition:
-        async with info.context.db.transaction() as session:
-            row = await service.create_definition(
-                session,
-                name=data.name,
-                content=data.content,
-                parent_id=data.parent_id,
-                preamble_version_id=data.preamble_version_id,
-            )
-        return Definition.from_row(row)
-
-    @strawberry.mutation
-    async def update_definition(
-        self, info: Info, ident: IdArg, data: Annotated[UpdateDefinitionInput, InputArg]
-    ) -> Definition:
-        async with info.context.db.transaction() as session:
-            row = await service.update_definition(
-                session,
-                ident,
-                name=data.name,
-                content=data.content,
-                preamble_version_id=data.preamble_version_id,
-            )
-        return Definition.from_row(row)
-
-    @strawberry.mutation
-    async def delete_definition(self, info: Info, ident: IdArg) -> DeleteDefinitionResult:
-        async with info.context.db.transaction() as session:
-            ids = await service.delete_definition(session, ident)
-        return DeleteDefinitionResult(deleted_ids=ids, count=len(ids))

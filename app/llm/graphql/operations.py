@@ -1,178 +1,28 @@
-"""GraphQL types and resolvers for providers and models (ValueRank's names and shapes)."""
+"""Provider and model queries and mutations (ValueRank's names and shapes)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from strawberry.scalars import JSON
 
 from app.graphql.args import IdArg, paged_field
 from app.graphql.context import Info
 from app.llm import models as tables
 from app.llm import service
-from app.paging import PageSize
-
-# The catalog is listed whole (up to 1,000 rows) when no limit is given; it is an admin's to
-# grow, so the cost limit counts its typical size (app/paging.py).
-PROVIDER_PAGE = PageSize(default=1000, maximum=1000, estimate=20)
-MODEL_PAGE = PageSize(default=1000, maximum=1000, estimate=100)
-AVAILABLE_MODEL_PAGE = PageSize(default=50, maximum=100)
-
-
-@strawberry.type
-class LlmProvider:
-    id: strawberry.ID
-    name: str
-    display_name: str
-    max_parallel_requests: int
-    requests_per_minute: int
-    tokens_per_minute: int
-    is_enabled: bool
-    suspended_at: datetime | None
-    suspended_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    row: strawberry.Private[tables.LlmProvider]
-
-    @classmethod
-    def from_row(cls, row: tables.LlmProvider) -> LlmProvider:
-        assert row.created_at is not None and row.updated_at is not None
-        return cls(
-            id=strawberry.ID(row.id),
-            name=row.name,
-            display_name=row.display_name,
-            max_parallel_requests=row.max_parallel_requests,
-            requests_per_minute=row.requests_per_minute,
-            tokens_per_minute=row.tokens_per_minute,
-            is_enabled=row.is_enabled,
-            suspended_at=row.suspended_at,
-            suspended_reason=row.suspended_reason,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
-
-    @strawberry.field
-    def balance(self) -> float | None:
-        return None  # no provider exposes a balance API we call
-
-    async def _models(self, info: Info) -> list[LlmModel]:
-        loader = info.context.loaders.by_key("models_by_provider", service.models_by_provider)
-        return [LlmModel.from_row(r, self.row) for r in await loader.load(self.row.id) or []]
-
-    @strawberry.field
-    async def models(self, info: Info) -> list[LlmModel]:
-        return await self._models(info)
-
-    @strawberry.field
-    async def active_models(self, info: Info) -> list[LlmModel]:
-        return [m for m in await self._models(info) if m.status == "ACTIVE"]
-
-    @strawberry.field
-    async def default_model(self, info: Info) -> LlmModel | None:
-        return next((m for m in await self._models(info) if m.is_default), None)
-
-
-@strawberry.type
-class LlmModel:
-    id: strawberry.ID
-    provider_id: strawberry.ID
-    model_id: str
-    display_name: str
-    cost_input_per_million: float
-    cost_output_per_million: float
-    status: str
-    is_default: bool
-    api_config: JSON | None
-    created_at: datetime
-    updated_at: datetime
-    row: strawberry.Private[tables.LlmModel]
-    provider_row: strawberry.Private[tables.LlmProvider | None]
-
-    @classmethod
-    def from_row(cls, row: tables.LlmModel, provider: tables.LlmProvider | None = None) -> LlmModel:
-        assert row.created_at is not None and row.updated_at is not None
-        return cls(
-            id=strawberry.ID(row.id),
-            provider_id=strawberry.ID(row.provider_id),
-            model_id=row.model_id,
-            display_name=row.display_name,
-            cost_input_per_million=row.cost_input_per_million,
-            cost_output_per_million=row.cost_output_per_million,
-            status=row.status,
-            is_default=row.is_default,
-            api_config=JSON(row.api_config),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            row=row,
-            provider_row=provider,
-        )
-
-    async def _provider(self, info: Info) -> tables.LlmProvider:
-        if self.provider_row is None:
-            loader = info.context.loaders.by_key("providers_by_id", service.providers_by_id)
-            self.provider_row = await loader.load(self.row.provider_id)
-        assert self.provider_row is not None
-        return self.provider_row
-
-    @strawberry.field
-    async def provider(self, info: Info) -> LlmProvider:
-        return LlmProvider.from_row(await self._provider(info))
-
-    @strawberry.field
-    async def is_available(self, info: Info) -> bool:
-        return service.is_available(await self._provider(info))
-
-
-@strawberry.type
-class AvailableModel:
-    id: str
-    provider_id: str
-    display_name: str
-    versions: list[str]
-    default_version: str | None
-    is_available: bool
-    is_default: bool
-
-
-@strawberry.type
-class SetDefaultModelResult:
-    model: LlmModel
-    previous_default: LlmModel | None
-
-
-@strawberry.type
-class DeprecateModelResult:
-    model: LlmModel
-    new_default: LlmModel | None
-
-
-@strawberry.input
-class CreateLlmModelInput:
-    provider_id: str
-    model_id: str
-    display_name: str
-    cost_input_per_million: float
-    cost_output_per_million: float
-    set_as_default: bool | None = None
-
-
-@strawberry.input
-class UpdateLlmModelInput:
-    display_name: str | None = None
-    cost_input_per_million: float | None = None
-    cost_output_per_million: float | None = None
-    api_config: JSON | None = None
-
-
-@strawberry.input
-class UpdateLlmProviderInput:
-    is_enabled: bool | None = None
-    max_parallel_requests: int | None = None
-    requests_per_minute: int | None = None
-    tokens_per_minute: int | None = None
+from app.llm.graphql.types import (
+    AVAILABLE_MODEL_PAGE,
+    MODEL_PAGE,
+    PROVIDER_PAGE,
+    AvailableModel,
+    CreateLlmModelInput,
+    DeprecateModelResult,
+    LlmModel,
+    LlmProvider,
+    SetDefaultModelResult,
+    UpdateLlmModelInput,
+    UpdateLlmProviderInput,
+)
 
 
 def _model_or_none(row: tables.LlmModel | None) -> LlmModel | None:
@@ -181,10 +31,13 @@ def _model_or_none(row: tables.LlmModel | None) -> LlmModel | None:
 
 @strawberry.type
 class LlmQuery:
+    """Queries on providers and models."""
+
     @paged_field(PROVIDER_PAGE)
     async def llm_providers(
         self, info: Info, limit: int | None = None, offset: int | None = None
     ) -> list[LlmProvider]:
+        """Providers, by display name."""
         paging = PROVIDER_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_providers(session, paging)
@@ -192,6 +45,11 @@ class LlmQuery:
 
     @strawberry.field
     async def llm_provider(self, info: Info, ident: IdArg) -> LlmProvider | None:
+        """One provider; null when unknown.
+
+        Args:
+            id: The provider's id or name (e.g. openai).
+        """
         async with info.context.reader.use() as session:
             row = await service.get_provider(session, ident)
         return LlmProvider.from_row(row) if row else None
@@ -206,6 +64,13 @@ class LlmQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[LlmModel]:
+        """Catalog models, by provider then display name.
+
+        Args:
+            providerId: Only this provider's models (its id or name).
+            status: Only models in this status (ACTIVE or DEPRECATED).
+            availableOnly: Only models that can be called now.
+        """
         paging = MODEL_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_models(
@@ -219,6 +84,11 @@ class LlmQuery:
 
     @strawberry.field
     async def llm_model(self, info: Info, ident: IdArg) -> LlmModel | None:
+        """One model; null when unknown.
+
+        Args:
+            id: The model's catalog id (LlmModel.id).
+        """
         async with info.context.reader.use() as session:
             return _model_or_none(await service.get_model(session, ident))
 
@@ -230,6 +100,11 @@ class LlmQuery:
         limit: int | None = None,
         offset: int | None = None,
     ) -> list[AvailableModel]:
+        """ACTIVE models as ValueRank's run form lists them.
+
+        Args:
+            availableOnly: Only models that can be called now.
+        """
         paging = AVAILABLE_MODEL_PAGE.page(limit, offset)
         async with info.context.reader.use() as session:
             rows = await service.list_models(
@@ -255,10 +130,17 @@ class LlmQuery:
 
 @strawberry.type
 class LlmMutation:
+    """Mutations on the model catalog and providers (ADMIN)."""
+
     @strawberry.mutation
     async def create_llm_model(
         self, info: Info, data: Annotated[CreateLlmModelInput, strawberry.argument(name="input")]
     ) -> LlmModel:
+        """Add a model to a provider's catalog. ADMIN. Errors: NOT_FOUND (provider), VALIDATION_ERROR (empty text, negative cost, duplicate modelId).
+
+        Args:
+            data: The new model.
+        """
         new = service.NewModel(
             provider_id=data.provider_id,
             model_id=data.model_id,
@@ -277,6 +159,12 @@ class LlmMutation:
         ident: IdArg,
         data: Annotated[UpdateLlmModelInput, strawberry.argument(name="input")],
     ) -> LlmModel:
+        """Change a model's name, prices or apiConfig. ADMIN. Errors: NOT_FOUND, VALIDATION_ERROR.
+
+        Args:
+            id: The model's catalog id.
+            data: The changes.
+        """
         async with info.context.db.transaction() as session:
             row = await service.update_model(
                 session,
@@ -290,6 +178,11 @@ class LlmMutation:
 
     @strawberry.mutation
     async def deprecate_llm_model(self, info: Info, ident: IdArg) -> DeprecateModelResult:
+        """Set a model DEPRECATED (new runs refuse it); a default passes to the oldest active sibling. ADMIN. Errors: NOT_FOUND.
+
+        Args:
+            id: The model's catalog id.
+        """
         async with info.context.db.transaction() as session:
             model, new_default = await service.deprecate_model(session, ident)
         return DeprecateModelResult(
@@ -298,11 +191,21 @@ class LlmMutation:
 
     @strawberry.mutation
     async def reactivate_llm_model(self, info: Info, ident: IdArg) -> LlmModel:
+        """Set a DEPRECATED model ACTIVE again. ADMIN. Errors: NOT_FOUND.
+
+        Args:
+            id: The model's catalog id.
+        """
         async with info.context.db.transaction() as session:
             return LlmModel.from_row(await service.reactivate_model(session, ident))
 
     @strawberry.mutation
     async def set_default_llm_model(self, info: Info, ident: IdArg) -> SetDefaultModelResult:
+        """Make a model its provider's default (one per provider). ADMIN. Errors: NOT_FOUND, VALIDATION_ERROR (a deprecated model).
+
+        Args:
+            id: The model's catalog id.
+        """
         async with info.context.db.transaction() as session:
             model, previous = await service.set_default_model(session, ident)
         return SetDefaultModelResult(
@@ -311,6 +214,11 @@ class LlmMutation:
 
     @strawberry.mutation
     async def unset_default_llm_model(self, info: Info, ident: IdArg) -> LlmModel:
+        """Make a model no longer its provider's default. ADMIN. Errors: NOT_FOUND.
+
+        Args:
+            id: The model's catalog id.
+        """
         async with info.context.db.transaction() as session:
             return LlmModel.from_row(await service.unset_default_model(session, ident))
 
@@ -321,6 +229,12 @@ class LlmMutation:
         ident: IdArg,
         data: Annotated[UpdateLlmProviderInput, strawberry.argument(name="input")],
     ) -> LlmProvider:
+        """Change a provider's switch and limits; workers apply them live. ADMIN. Errors: NOT_FOUND, VALIDATION_ERROR (out-of-range limit).
+
+        Args:
+            id: The provider's id or name.
+            data: The changes.
+        """
         async with info.context.db.transaction() as session:
             row = await service.update_provider(
                 session,
