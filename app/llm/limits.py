@@ -10,6 +10,7 @@ once. A worker that dies mid-call leaves its lease open; it stops counting at `e
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import random
 from collections.abc import Sequence
@@ -123,6 +124,40 @@ async def try_take(
     if row.minute_bound and row.minute_wait is not None:
         return max(0.01, float(row.minute_wait))
     return random.uniform(*_POLL_SECONDS)
+
+
+async def take(
+    db: Database,
+    provider_id: str,
+    ttl_seconds: float,
+    *,
+    run_id: str | None = None,
+    model_id: str | None = None,
+    tokens: int = 0,
+) -> Lease | float | Suspended:
+    """`try_take` outside a transaction (its lock lasts one statement; the lease commits with
+    it). A caller cancelled meanwhile (an aborted job) does not leave the lease behind: the
+    statement finishes, and the lease it took is released before the cancellation goes on."""
+
+    async def taking() -> Lease | float | Suspended:
+        async with db.autocommit() as session:
+            return await try_take(
+                session,
+                provider_id,
+                ttl_seconds,
+                run_id=run_id,
+                model_id=model_id,
+                tokens=tokens,
+            )
+
+    task = asyncio.ensure_future(taking())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        taken = await task
+        if isinstance(taken, Lease):
+            await release(db, taken)
+        raise
 
 
 def estimate_tokens(

@@ -10,8 +10,6 @@ import random
 import time
 from dataclasses import dataclass
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from app.config import Settings
 from app.db import Database
 from app.llm import limits, suspension
@@ -20,7 +18,7 @@ from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
 from app.runs import budget, ledger, state
-from app.runs.execution import gate, outcome, reuse, slot
+from app.runs.execution import admit, gate, outcome, reuse, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
@@ -38,57 +36,12 @@ class NoCall(enum.StrEnum):
     SUSPENDED = "suspended"  # the provider is suspended: the slot stays open, no retry spent
 
 
-class _GateClosed(Exception):
-    """Rolls back the lease taken in the same transaction."""
-
-
-class _BudgetWait(Exception):
-    """Rolls back the lease: calls in flight hold the room this one needs until they settle."""
-
-
-class _BudgetExhausted(Exception):
-    """Rolls back the lease; the run is paused in a transaction of its own."""
-
-    def __init__(self, standing: budget.Standing) -> None:
-        super().__init__("budget exhausted")
-        self.standing = standing
-
-
 @dataclass(frozen=True, slots=True)
 class _Started:
     plan: SlotPlan
     target: Target
     lease: limits.Lease
     call: ledger.Call
-
-
-async def _reserve(
-    session: AsyncSession, plan: SlotPlan, attempts: int, ttl_seconds: float
-) -> ledger.Call:
-    """Open the call's ledger row with its reservation, if the run's cap has room for it."""
-    job = plan.job
-    fallback = budget.bound(plan.prices, len(plan.prompts))
-    quote = await budget.quote(session, job.run_id, job.model_id, fallback)
-    reserved = quote.expected
-    standing = await budget.standing(session, job.run_id, quote.cap)
-    verdict = standing.verdict(reserved)
-    if verdict is budget.Verdict.WAIT:
-        raise _BudgetWait
-    if verdict is budget.Verdict.EXHAUSTED:
-        raise _BudgetExhausted(standing)
-    return await ledger.open_call(
-        session,
-        run_id=job.run_id,
-        purpose="PROBE",
-        model_id=job.model_id,
-        provider_id=plan.provider_id,
-        attempt=attempts,
-        ttl_seconds=ttl_seconds,
-        reserved_usd=reserved,
-        prices=plan.prices,
-        scenario_id=job.scenario_id,
-        sample_index=job.sample_index,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +67,7 @@ async def _lease(
 ) -> _Leased | _Reused | ProviderError | float | NoCall:
     """Read the plan and take a lease, outside a transaction: the provider's lock is held
     only while the lease's one statement runs, so starts of a provider do not queue behind
-    each other's transactions."""
+    each other's transactions (`limits.take`)."""
     async with db.autocommit() as session:
         plan = await slot.plan_slot(session, job, provider_name)
         if plan is None:
@@ -131,15 +84,15 @@ async def _lease(
             )
         except ProviderError as refused:
             return refused  # no call, so no lease
-        ttl = target.timeout_seconds * 2 + 30
-        taken = await limits.try_take(
-            session,
-            plan.provider_id,
-            ttl_seconds=ttl,
-            run_id=job.run_id,
-            model_id=job.model_id,
-            tokens=limits.estimate_tokens(plan.prompts),
-        )
+    ttl = target.timeout_seconds * 2 + 30
+    taken = await limits.take(
+        db,
+        plan.provider_id,
+        ttl_seconds=ttl,
+        run_id=job.run_id,
+        model_id=job.model_id,
+        tokens=limits.estimate_tokens(plan.prompts),
+    )
     if taken is limits.Suspended.PROVIDER:
         return NoCall.SUSPENDED
     if not isinstance(taken, limits.Lease):
@@ -150,7 +103,7 @@ async def _lease(
 async def _start(
     db: Database, settings: Settings, job: SlotJob, provider_name: str, attempts: int
 ) -> _Started | _Reused | ProviderError | float | NoCall:
-    """Take a lease under the provider's limits, then one transaction: pass the gate and
+    """Take a lease under the provider's limits, then one statement: pass the gate and
     reserve the call's cost under the run's cap (a lease that cannot be used is released).
     Returns what to run (or an earlier answer to reuse), or seconds to wait for room, or why
     the probe stops here (a ProviderError: the target itself is refused, and the slot fails
@@ -165,20 +118,20 @@ async def _start(
         return leased
     used = False
     try:
-        async with db.transaction() as session:
-            if not await gate.open_gate(session, job):
-                raise _GateClosed
-            call = await _reserve(session, leased.plan, attempts, leased.ttl)
+        admitted = await admit.admit_outside_transaction(db, leased.plan, attempts, leased.ttl)
+        if not admitted.gate_open:
+            return NoCall.SKIPPED
+        if admitted.call is None:
+            assert admitted.refused is not None
+            # Pause only when settling every call in flight could not make room for this one
+            # (ADMIT here is a rounding hair's difference from the database's sum: try again).
+            if admitted.refused.verdict(admitted.expected) is not budget.Verdict.EXHAUSTED:
+                return random.uniform(*_BUDGET_POLL_SECONDS)
+            async with db.transaction() as session:
+                await budget.pause_exhausted(session, job.run_id, admitted.refused)
+            return NoCall.BUDGET
         used = True
-        return _Started(leased.plan, leased.target, leased.lease, call)
-    except _GateClosed:
-        return NoCall.SKIPPED
-    except _BudgetWait:
-        return random.uniform(*_BUDGET_POLL_SECONDS)
-    except _BudgetExhausted as exhausted:
-        async with db.transaction() as session:
-            await budget.pause_exhausted(session, job.run_id, exhausted.standing)
-        return NoCall.BUDGET
+        return _Started(leased.plan, leased.target, leased.lease, admitted.call)
     finally:
         if not used:
             await asyncio.shield(limits.release(db, leased.lease))
