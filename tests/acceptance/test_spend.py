@@ -184,7 +184,16 @@ async def test_the_cap_stops_summaries_too_and_resume_finishes_them(
         "SELECT count(*) FROM provider_calls WHERE run_id = :r AND purpose = 'SUMMARY'",
         r=run_id,
     )
-    assert summary_calls == jobs
+    twice = await scalar(
+        db,
+        """SELECT coalesce(string_agg(transcript_id || ':' || outcomes, ' '), '') FROM (
+               SELECT transcript_id, string_agg(coalesce(outcome, 'OPEN') || '@' || attempt, ',')
+                   AS outcomes
+               FROM provider_calls WHERE run_id = :r AND purpose = 'SUMMARY'
+               GROUP BY transcript_id HAVING count(*) > 1) t""",
+        r=run_id,
+    )
+    assert summary_calls == jobs, twice
     await assert_one_transcript_per_slot(db, run_id, jobs)
 
 
