@@ -1,6 +1,7 @@
 """Storing a probe's outcome. Each outcome is one transaction: the transcript (at most one per
 slot, by the unique live slot index), the probe result, the provider lease's end, the call's
-ledger row and the progress event commit together; once it has, the caller advances the run
+ledger row and the progress event commit together (a success's own rows in one function call,
+`vr_store_success`); once it has, the caller advances the run
 (`state.advance_after_outcome`).
 
 A cancelled (or deleted) run is frozen: its outcomes are not stored. The check runs under
@@ -22,7 +23,7 @@ from app.runs import state
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 # A call in flight when its run paused still finishes and is stored; one answered after a
-# cancel is in the ledger only.
+# cancel is in the ledger only. vr_store_success (migration 0012) checks the same statuses.
 STORING_STATUSES = ("RUNNING", "PAUSED")
 
 
@@ -38,36 +39,49 @@ async def store_success(
     attempts: int,
     reused_from: str | None = None,
 ) -> str | None:
-    """The transcript and the SUCCESS result; None for a duplicate. With `reused_from`, a copy
-    of that earlier transcript: no call was made, so it costs nothing. The caller advances
-    the run once this has committed."""
+    """The transcript and the SUCCESS result (`vr_store_success`, migration 0012: the shared
+    lock, the frozen-run check, both rows and the event in one round trip); None for a
+    duplicate or a run that no longer takes outcomes. With `reused_from`, a copy of that
+    earlier transcript: no call was made, so it costs nothing. The caller advances the run
+    once this has committed."""
     job = plan.job
-    if not await accepts(session, job.run_id):
-        return None
-    transcript_id = await _insert_transcript(session, plan, outcome, reused_from)
-    if transcript_id is None:
-        return None  # another delivery of this slot already stored its transcript
-    await _upsert_result(
-        session,
-        job,
-        status="SUCCESS",
-        transcript_id=transcript_id,
-        error_code=None,
-        error_message=None,
-        attempts=attempts,
-        input_tokens=outcome.input_tokens,
-        output_tokens=outcome.output_tokens,
-        duration_ms=outcome.duration_ms,
+    cost = (
+        0.0
+        if reused_from is not None
+        else costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
     )
-    await pubsub.publish(
+    stored = await _execute(
         session,
-        job.run_id,
-        "slot",
-        modelId=job.model_id,
-        outcome="SUCCESS",
-        transcriptId=transcript_id,
+        """
+        SELECT vr_store_success(
+            CAST(:run AS text), CAST(:scenario AS text), CAST(:model AS text),
+            CAST(:sample AS integer), CAST(:id AS text), CAST(:version AS text),
+            CAST(:content AS jsonb), CAST(:turns AS integer), CAST(:input AS integer),
+            CAST(:output AS integer), CAST(:duration AS integer),
+            CAST(:cost AS double precision), CAST(:dimensions AS jsonb),
+            CAST(:reused_from AS text), CAST(:retries AS integer), CAST(:result_id AS text))
+        """,
+        {
+            "run": job.run_id,
+            "scenario": job.scenario_id,
+            "model": job.model_id,
+            "sample": job.sample_index,
+            "id": new_id(),
+            "version": outcome.model_version,
+            "content": json.dumps({"messages": outcome.messages}),
+            "turns": sum(1 for m in outcome.messages if m["role"] == "assistant"),
+            "input": outcome.input_tokens,
+            "output": outcome.output_tokens,
+            "duration": outcome.duration_ms,
+            "cost": cost,
+            "dimensions": json.dumps(plan.dimension_values),
+            "reused_from": reused_from,
+            "retries": attempts,
+            "result_id": new_id(),
+        },
     )
-    return transcript_id
+    transcript_id = stored.scalar_one()
+    return None if transcript_id is None else str(transcript_id)
 
 
 async def accepts(session: AsyncSession, run_id: str) -> bool:
@@ -83,56 +97,6 @@ async def accepts(session: AsyncSession, run_id: str) -> bool:
         )
     ).one_or_none()
     return row is not None and row.live and row.status in STORING_STATUSES
-
-
-async def _insert_transcript(
-    session: AsyncSession, plan: SlotPlan, outcome: SlotOutcome, reused_from: str | None
-) -> str | None:
-    """The slot's transcript, unless a live one exists already (then None)."""
-    job = plan.job
-    cost = (
-        0.0
-        if reused_from is not None
-        else costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
-    )
-    transcript_id = (
-        await _execute(
-            session,
-            """
-            INSERT INTO transcripts (
-                id, run_id, scenario_id, model_id, model_version, sample_index,
-                definition_snapshot, content, turn_count, token_count, input_tokens,
-                output_tokens, duration_ms, estimated_cost, dimension_values, summary_status,
-                reused_from_id)
-            SELECT :id, r.id, :scenario, :model, :version, :sample,
-                   r.config->'definitionSnapshot', CAST(:content AS jsonb), :turns, :tokens,
-                   :input, :output, :duration, :cost, CAST(:dimensions AS jsonb), 'PENDING',
-                   :reused_from
-            FROM runs r WHERE r.id = :run
-            ON CONFLICT (run_id, scenario_id, model_id, sample_index)
-                WHERE deleted_at IS NULL DO NOTHING
-            RETURNING id
-            """,
-            {
-                "id": new_id(),
-                "run": job.run_id,
-                "scenario": job.scenario_id,
-                "model": job.model_id,
-                "version": outcome.model_version,
-                "sample": job.sample_index,
-                "content": json.dumps({"messages": outcome.messages}),
-                "turns": sum(1 for m in outcome.messages if m["role"] == "assistant"),
-                "tokens": outcome.input_tokens + outcome.output_tokens,
-                "input": outcome.input_tokens,
-                "output": outcome.output_tokens,
-                "duration": outcome.duration_ms,
-                "cost": cost,
-                "dimensions": json.dumps(plan.dimension_values),
-                "reused_from": reused_from,
-            },
-        )
-    ).scalar_one_or_none()
-    return None if transcript_id is None else str(transcript_id)
 
 
 async def store_failure(
