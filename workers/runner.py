@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import procrastinate
 import sqlalchemy as sa
 from procrastinate.exceptions import JobAborted
 from procrastinate.job_context import JobContext
@@ -74,32 +75,7 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
                 "additional_context": {"runtime": runtime},
                 "worker_middleware": [job_log_context],
             }
-            plans = [
-                *(
-                    loop
-                    for name in names
-                    for loop in fetch_loops(queue.probe_queue(name), settings.worker_concurrency)
-                ),
-                *fetch_loops(queue.SUMMARIZE_QUEUE, settings.summary_concurrency),
-                FetchLoop(MAINTENANCE_QUEUE, 1, 0),
-            ]
-            steady = [
-                SteadyWorker(
-                    app,
-                    plan.queue,
-                    {
-                        **common,
-                        "concurrency": plan.concurrency,
-                        "name": f"{prefix}:{plan.queue}#{plan.index}",
-                        # One loop per queue listens; the others look every poll_seconds when
-                        # the queue ran dry (while it has jobs, every loop keeps fetching).
-                        "listen_notify": plan.index == 0,
-                    },
-                    db=db,
-                    outage=outage,
-                )
-                for plan in plans
-            ]
+            steady = _steady_workers(app, names, settings, common, prefix, db, outage)
             await _run_all(steady, stop)
     finally:
         for name in QUIET_LOGGERS:
@@ -128,6 +104,44 @@ def fetch_loops(queue_name: str, concurrency: int) -> list[FetchLoop]:
     count = -(-concurrency // FETCH_LOOP_SLOTS)
     shares = [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
     return [FetchLoop(queue_name, share, i) for i, share in enumerate(shares)]
+
+
+def _steady_workers(
+    app: procrastinate.App,
+    names: list[str],
+    settings: Settings,
+    common: dict[str, Any],
+    prefix: str,
+    db: Database,
+    outage: Outage,
+) -> list[SteadyWorker]:
+    """Every queue's fetch loops: each provider's probes, the summaries, the maintenance."""
+    plans = [
+        *(
+            loop
+            for name in names
+            for loop in fetch_loops(queue.probe_queue(name), settings.worker_concurrency)
+        ),
+        *fetch_loops(queue.SUMMARIZE_QUEUE, settings.summary_concurrency),
+        FetchLoop(MAINTENANCE_QUEUE, 1, 0),
+    ]
+    return [
+        SteadyWorker(
+            app,
+            plan.queue,
+            {
+                **common,
+                "concurrency": plan.concurrency,
+                "name": f"{prefix}:{plan.queue}#{plan.index}",
+                # One loop per queue listens; the others look every poll_seconds when the
+                # queue ran dry (while it has jobs, every loop keeps fetching).
+                "listen_notify": plan.index == 0,
+            },
+            db=db,
+            outage=outage,
+        )
+        for plan in plans
+    ]
 
 
 async def job_log_context(
