@@ -414,6 +414,12 @@ async def measure(
     level = Level(count)
     run_id = await start_run(http, server, samples=(CHANGES + 6) // 6)
     slots = (await queued_slots(db, run_id))[: CHANGES + 1]
+    # Started, as a worker's first probe would (a run takes outcomes only while it runs).
+    async with db.transaction() as session:
+        await (await session.connection()).execute(
+            sa.text("UPDATE runs SET status = 'RUNNING', started_at = now() WHERE id = :r"),
+            {"r": run_id},
+        )
     connecting = time.monotonic()
     pipe.send(("level", run_id, count, len(slots)))
     if (ready := await receive(pipe)) != "ready":
