@@ -51,8 +51,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("=", f"{SKIPPED}: {count} tests", yellow=True, bold=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per module. Not per session: while Playwright's sync API is open its event
+    loop counts as running on this thread, and the async tests that follow could not run."""
     executable = chromium_path()
     assert executable is not None
     with sync_playwright() as playwright:

@@ -28,7 +28,8 @@ MOVED = "() => window.seenProgress.some((value) => value > 0 && value < 100)"
 
 
 def sign_in(page: Page, server: Server, key: str) -> None:
-    page.goto(f"{base_url(server)}/")
+    assert server.console == f"{base_url(server)}/"
+    page.goto(server.console)
     page.locator("#api-key").fill(key)
     page.locator("#sign-in button[type=submit]").click()
     expect(page.locator("#runs")).to_be_visible()
@@ -96,9 +97,7 @@ def test_an_admin_pauses_and_resumes_a_run(server: Server, page: Page) -> None:
     assert status == {"run": {"status": "CANCELLED"}}
 
 
-def test_a_viewer_sees_the_controls_disabled(
-    server: Server, page: Page, database_url: str
-) -> None:
+def test_a_viewer_sees_the_controls_disabled(server: Server, page: Page, database_url: str) -> None:
     run_id = post(
         server, START, input={"definitionId": "demo-definition-honesty", "models": ["sim-slow"]}
     )["startRun"]["run"]["id"]

@@ -43,7 +43,9 @@ def open_tab(page: Page, index: int) -> None:
 def test_signed_in_link_opens_the_readme_tabs_and_runs_a_query_and_a_subscription(
     server: Server, page: Page
 ) -> None:
-    page.goto(f"{base_url(server)}/graphql#key={server.key}")
+    # The link `serve` printed for the key it made.
+    assert server.signed_in == f"{base_url(server)}/graphql#key={server.key}"
+    page.goto(server.signed_in)
     expect(page.locator(".graphiql-tab")).to_have_count(5)
     wait_for_editor_text(page, f'"Authorization": "Bearer {server.key}"')
     assert "key=" not in page.url  # the key leaves the address bar once stored
