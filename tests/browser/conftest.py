@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from tests.serve import ROOT, Server, served
 from tests.workers import FAST
@@ -85,6 +85,10 @@ class Offline:
         else:
             self.blocked.append(url)
             route.abort()
+
+
+# A busy CI machine: every wait is for a condition, with room to spare.
+expect.set_options(timeout=60_000)
 
 
 @pytest.fixture
