@@ -109,3 +109,20 @@ def test_a_viewer_sees_the_controls_disabled(server: Server, page: Page, databas
     for action in ("pause", "resume", "cancel", "rerun"):
         expect(page.locator(f"#action-{action}")).to_be_disabled()
     screenshot(page, "console-viewer")
+
+
+def test_two_runs_are_compared_side_by_side(server: Server, page: Page) -> None:
+    demo = {"definitionId": "demo-definition-honesty", "models": ["sim-instant"]}
+    runs = [post(server, START, input=demo)["startRun"]["run"]["id"] for _ in range(2)]
+    sign_in(page, server, server.key)
+    for run_id in runs:  # each run's page tells when it is done
+        page.goto(f"{server.console}#/runs/{run_id}")
+        expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    page.goto(f"{server.console}#/runs")
+    for run_id in runs:
+        page.locator(f'#runs tr[data-run-id="{run_id}"] input[type=checkbox]').check()
+    page.locator("#compare-selected").click()
+    expect(page.locator("#comparison")).to_contain_text("6 matched slots")
+    expect(page.locator("#compare-models tbody tr")).to_have_count(1)
+    expect(page.locator("#compare-models")).to_contain_text("sim-instant")
+    screenshot(page, "console-compare")
