@@ -81,7 +81,7 @@ MODELS: list[tuple[str, str, str, float, float, bool, dict[str, Any] | None]] = 
     # watched, paused and resumed; a quarter of its calls fail once and are retried.
     (
         "simulated",
-        "sim-slow",
+        "sim-demo-slow",
         "Simulated: slow (500 ms, retries)",
         0.50,
         1.50,

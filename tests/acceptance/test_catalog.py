@@ -245,7 +245,7 @@ async def test_providers_models_and_available_models(
         "sim-steady",
         "sim-instant",
         "sim-flaky",
-        "sim-slow",
+        "sim-demo-slow",
     }
     assert all(
         m["isAvailable"] and m["provider"] == {"name": "simulated"} for m in data["llmModels"]

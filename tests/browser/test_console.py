@@ -62,7 +62,7 @@ def test_a_run_started_in_the_console_is_watched_to_its_end_and_read(
     sign_in(page, server, server.key)
     expect(page.locator("#who")).to_have_text("admin key")
     screenshot(page, "console-runs")
-    start_in_console(page, "sim-slow", samples=10)
+    start_in_console(page, "sim-demo-slow", samples=10)
     expect(page.locator("#live-box")).to_be_visible()
     page.evaluate(RECORD_PROGRESS)
     page.wait_for_function(MOVED)  # a value between 0 and 100: the bar moved
@@ -76,14 +76,14 @@ def test_a_run_started_in_the_console_is_watched_to_its_end_and_read(
 
     chips.first.click()
     expect(page.locator("#chat .bubble-assistant").first).to_contain_text("Rating:")
-    expect(page.locator("#transcript-facts")).to_contain_text("sim-slow-sim")  # model version
+    expect(page.locator("#transcript-facts")).to_contain_text("sim-demo-slow-sim")  # model version
     expect(page.locator("#decision")).not_to_contain_text("pending")
     screenshot(page, "console-transcript")
 
 
 def test_an_admin_pauses_and_resumes_a_run(server: Server, page: Page) -> None:
     sign_in(page, server, server.key)
-    run_id = start_in_console(page, "sim-slow", samples=50)
+    run_id = start_in_console(page, "sim-demo-slow", samples=50)
     page.locator("#action-pause").click()
     expect(page.locator("#run-status")).to_have_text("PAUSED")
     expect(page.locator("#action-resume")).to_be_enabled()
@@ -99,8 +99,16 @@ def test_an_admin_pauses_and_resumes_a_run(server: Server, page: Page) -> None:
 
 def test_a_viewer_sees_the_controls_disabled(server: Server, page: Page, database_url: str) -> None:
     run_id = post(
-        server, START, input={"definitionId": "demo-definition-honesty", "models": ["sim-slow"]}
+        server,
+        START,
+        input={"definitionId": "demo-definition-honesty", "models": ["sim-demo-slow"]},
     )["startRun"]["run"]["id"]
+    page.goto(server.console)
+    page.locator("#api-key").fill("vrk_wrong")
+    page.locator("#sign-in button[type=submit]").click()
+    expect(page.locator("#sign-in .error")).to_have_text(
+        "This API key is not valid: Invalid API key: it is unknown or revoked."
+    )
     sign_in(page, server, viewer_key(database_url))
     expect(page.locator("#who")).to_have_text("viewer key (read-only)")
     expect(page.locator("#start-run button[type=submit]")).to_be_disabled()

@@ -50,7 +50,7 @@ def test_signed_in_link_opens_the_readme_tabs_and_runs_a_query_and_a_subscriptio
     wait_for_editor_text(page, f'"Authorization": "Bearer {server.key}"')
     assert "key=" not in page.url  # the key leaves the address bar once stored
     page.locator(".graphiql-execute-button").click()
-    wait_for_editor_text(page, '"modelId": "sim-slow"')
+    wait_for_editor_text(page, '"modelId": "sim-demo-slow"')
     screenshot(page, "graphiql-query")
 
     run_id = post(

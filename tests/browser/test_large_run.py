@@ -4,7 +4,9 @@ of scenarios at a time, and stays usable (the next page opens, a transcript open
 from __future__ import annotations
 
 import asyncio
+import csv
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,5 +81,10 @@ def test_a_run_with_1000_transcripts_is_shown_page_by_page(
     page.locator(".matrix-wrap .pager button", has_text="Next").click()
     expect(page.locator(".matrix-wrap .pager span")).to_have_text("125 scenarios · page 2 of 5")
     screenshot(page, "console-1000-transcripts")
+    with page.expect_download() as downloaded:  # fetched with the key, saved as a file
+        page.locator(".exports button", has_text="transcripts.csv").click()
+    assert downloaded.value.suggested_filename == f"{run_id}-transcripts.csv"
+    with Path(downloaded.value.path()).open(newline="") as saved:
+        assert len(list(csv.DictReader(saved))) == 1000
     page.locator("#matrix a.decision").first.click()
     expect(page.locator("#chat .bubble-assistant")).to_have_text("assistantRating: 3")

@@ -64,6 +64,7 @@ function chip(entry) {
 
 export function matrix(models, transcripts, failures, page, turnPage) {
   const rows = scenarioRows(transcripts, failures);
+  if (!rows.length) return h("p", { class: "hint", id: "matrix" }, "No results yet: they appear as slots finish.");
   const pages = Math.max(1, Math.ceil(rows.length / ROWS_PER_PAGE));
   const current = Math.min(page, pages - 1);
   const shown = rows.slice(current * ROWS_PER_PAGE, (current + 1) * ROWS_PER_PAGE);
