@@ -8,11 +8,11 @@ import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from app.db import Database
 from tests.browser.conftest import base_url, screenshot
-from tests.browser.test_graphiql import START, post
+from tests.browser.test_graphiql import START, post, wait_for_editor_text
 from tests.factories import create_key
 from tests.serve import Server
 
@@ -134,3 +134,14 @@ def test_two_runs_are_compared_side_by_side(server: Server, page: Page) -> None:
     expect(page.locator("#compare-models tbody tr")).to_have_count(1)
     expect(page.locator("#compare-models")).to_contain_text("sim-instant")
     screenshot(page, "console-compare")
+
+
+def test_graphiql_opened_from_the_console_has_its_key(
+    server: Server, page: Page, context: BrowserContext
+) -> None:
+    sign_in(page, server, server.key)
+    with context.expect_page() as opened:
+        page.locator("nav a", has_text="GraphiQL").click()
+    graphiql = opened.value
+    expect(graphiql.locator(".graphiql-tab")).to_have_count(5)
+    wait_for_editor_text(graphiql, f'"Authorization": "Bearer {server.key}"')
