@@ -138,10 +138,25 @@ async def _serve(settings: Settings) -> int:
             return 1
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
-    print(f"GraphiQL: http://{settings.host}:{port}/graphql", flush=True)
-    print(f"API key: {app.state.runtime.admin_key}", flush=True)
+    _print_addresses(f"http://{settings.host}:{port}", app.state.runtime.admin_key)
     await serving
     return 0
+
+
+def _print_addresses(base_url: str, admin_key: str | None) -> None:
+    """The two lines scripts read (`GraphiQL:`, `API key:`), then the browser's addresses: the
+    runs console, and GraphiQL signed in with the local admin key, only when this server made
+    that key (LOCAL_ADMIN_KEY); a key given some other way is never printed in a link."""
+    from app.web import pages
+
+    print(f"GraphiQL: {base_url}/graphql", flush=True)
+    print(f"API key: {admin_key}", flush=True)
+    print(f"Runs console: {base_url}/", flush=True)
+    if admin_key is not None:
+        print(
+            f"GraphiQL, signed in: {pages.signed_in_graphiql_url(base_url, admin_key)}",
+            flush=True,
+        )
 
 
 def _listen(host: str, port: int) -> socket.socket | None:

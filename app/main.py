@@ -1,4 +1,5 @@
-"""The Starlette application: GraphQL at /graphql, and the lifespan that prepares the database.
+"""The Starlette application: GraphQL at /graphql, the runs console at /, and the lifespan that
+prepares the database.
 
 Lifespan order: database URL (embedded PostgreSQL when none is configured) → migrations →
 demo data → the local admin key → engine. Shutdown reverses it.
@@ -31,13 +32,14 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.export import http as export
+from app.graphql import ws
 from app.graphql.context import Context
 from app.graphql.http import GraphQLHttp
 from app.graphql.schema import build_schema
-from app.graphql.ws import TransportWsHandler
 from app.request_id import RequestIdMiddleware, request_id_of
 from app.runs.live.service import LiveRuns
 from app.supervisor import Supervisor, worker_command
+from app.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,12 @@ class Runtime:
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    """/graphql: HTTP requests go through this server's own boundary (app/graphql/http.py);
-    Strawberry serves the GraphiQL page and the graphql-transport-ws websocket (whose
-    `subscribe` payloads get the same checks, app/graphql/ws.py)."""
+    """/graphql: HTTP requests go through this server's own boundary (app/graphql/http.py),
+    a browser's GET gets the GraphiQL page (app/web/, every asset local); Strawberry serves the
+    graphql-transport-ws websocket (whose `subscribe` payloads get the same checks,
+    app/graphql/ws.py)."""
 
-    graphql_transport_ws_handler_class = TransportWsHandler
+    graphql_transport_ws_handler_class = ws.TransportWsHandler
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         schema = build_schema(
@@ -78,8 +81,11 @@ class GraphQLApp(GraphQL[Context, None]):
         self.http = GraphQLHttp(schema, max_request_bytes=settings.max_request_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _wants_graphiql(scope):
-            response = await self.http.handle(Request(scope, receive), self.get_context)
+        if scope["type"] == "http":
+            if _wants_graphiql(scope):
+                response = pages.graphiql()
+            else:
+                response = await self.http.handle(Request(scope, receive), self.get_context)
             await response(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
@@ -108,9 +114,11 @@ class GraphQLApp(GraphQL[Context, None]):
         if supplied is not None:
             context.viewer = await _viewer(context, supplied if isinstance(supplied, str) else "")
             if context.viewer is None:
-                raise ConnectionRejectionError({"message": "Invalid API key"})
+                context.ws_refusal = ws.INVALID_KEY
+                raise ConnectionRejectionError({"message": ws.INVALID_KEY})
         if context.viewer is None:
-            raise ConnectionRejectionError({"message": "Authentication required"})
+            context.ws_refusal = ws.NO_KEY
+            raise ConnectionRejectionError({"message": ws.NO_KEY})
         acknowledged: UnsetType = UNSET  # a plain `connection_ack`, no payload
         return acknowledged
 
@@ -201,7 +209,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         finally:
             await shutdown(app.state.runtime)
 
-    graphql = GraphQLApp(settings, graphql_ide="graphiql")
+    graphql = GraphQLApp(settings, graphql_ide=None)
     app = Starlette(
         routes=[
             Route("/graphql", graphql),  # every method: the boundary answers the others 405
@@ -211,6 +219,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/health", health.healthz),  # the earlier name, kept for existing probes
             Route("/metrics", prometheus.metrics),
             *export.routes(),
+            *pages.routes(),  # the runs console at / and the pages' files under /static
         ],
         lifespan=lifespan,
         middleware=[

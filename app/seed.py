@@ -77,6 +77,17 @@ MODELS: list[tuple[str, str, str, float, float, bool, dict[str, Any] | None]] = 
         False,
         {"latencyMs": 200, "failureRate": 0.2},
     ),
+    # The walk-through's model: slow enough that a run lasts tens of seconds and can be
+    # watched, paused and resumed; a quarter of its calls fail once and are retried.
+    (
+        "simulated",
+        "sim-demo-slow",
+        "Simulated: slow (500 ms, retries)",
+        0.50,
+        1.50,
+        False,
+        {"latencyMs": 500, "failureRate": 0.25, "failureKind": "SERVER_ERROR"},
+    ),
 ]
 
 DEMO_DEFINITION_ID = "demo-definition-honesty"

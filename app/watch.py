@@ -341,7 +341,7 @@ def _first_error(errors: Any) -> str:
 def _closed_message(exc: ConnectionClosed, address: str) -> str:
     if exc.rcvd is None:
         return f"lost the connection to {address}"
-    if exc.rcvd.code == FORBIDDEN:
-        return f"the server refused the API key ({FORBIDDEN})"
     reason = f": {exc.rcvd.reason}" if exc.rcvd.reason else ""
+    if exc.rcvd.code == FORBIDDEN:  # the reason says which: unknown, revoked, missing
+        return f"the server refused the API key ({FORBIDDEN}{reason})"
     return f"the server closed the connection ({exc.rcvd.code}{reason})"

@@ -22,6 +22,8 @@ class Server:
     process: subprocess.Popen[str]
     url: str  # http://127.0.0.1:<port>/graphql
     key: str  # the local admin key `serve` printed
+    console: str = ""  # the runs console's address `serve` printed
+    signed_in: str | None = None  # GraphiQL with the local admin key (printed when it made one)
 
     @property
     def ws_url(self) -> str:
@@ -42,7 +44,8 @@ def start_server(
     stderr: int | IO[str] | None = None,
     **env: str,
 ) -> Server:
-    """Start `serve` and wait for its `GraphiQL:` and `API key:` lines; its log (and its worker
+    """Start `serve` and wait for the addresses it prints (GraphiQL, the API key, the runs
+    console, GraphiQL signed in); its log (and its worker
     process's) goes to the file `log`, or to `stderr` (a pipe, say), or nowhere."""
     environment = dict(
         os.environ,
@@ -64,13 +67,26 @@ def start_server(
         )
     lines: dict[str, str] = {}
     assert process.stdout is not None
-    while len(lines) < 2:
+    while "Runs console" not in lines or ("API key" in lines and _more_to_come(lines)):
         line = process.stdout.readline()
         if not line:
             raise AssertionError(f"serve exited early with {process.wait()}")
-        if match := re.match(r"^(GraphiQL|API key): (\S+)$", line.strip()):
+        if match := re.match(
+            r"^(GraphiQL|API key|Runs console|GraphiQL, signed in): (\S+)$", line.strip()
+        ):
             lines[match.group(1)] = match.group(2)
-    return Server(process, lines["GraphiQL"], lines["API key"])
+    return Server(
+        process,
+        lines["GraphiQL"],
+        lines["API key"],
+        lines["Runs console"],
+        lines.get("GraphiQL, signed in"),
+    )
+
+
+def _more_to_come(lines: dict[str, str]) -> bool:
+    """The signed-in GraphiQL link follows the console's when `serve` made the admin key."""
+    return lines["API key"] != "None" and "GraphiQL, signed in" not in lines
 
 
 def stop_server(server: Server) -> int:

@@ -77,6 +77,8 @@ class Context:
     access: AccessTracker | None = None
     # The graphql-transport-ws `connection_init` payload (set by Strawberry on websockets).
     connection_params: dict[str, Any] | None = None
+    # Why `connection_init` was refused, for the close frame's reason (app/graphql/ws.py).
+    ws_refusal: str | None = None
     reader: RequestSession = field(init=False)
     loaders: Loaders = field(init=False)
 

@@ -6,14 +6,18 @@ Strawberry hands the payload's variables to graphql-core as they come; a NUL byt
 unpaired surrogate then fails deep in a resolver (a masked bug), and variables nested
 thousands deep reach recursive coercion. Here they are refused first, with the operation's
 `error` message and a code, and the connection stays open for the client's other operations.
+
+A refused `connection_init` closes with 4403 and the refusal in words as the close reason
+(Strawberry's own is "Forbidden"): a browser's client shows the reason, not just the code.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -28,11 +32,39 @@ from app.graphql.http import Refused, request_fields
 
 REVOKED_CODE = 4403
 REVOKED_REASON = "API key revoked"
+# Close reasons are at most 123 bytes.
+INVALID_KEY = "Invalid API key: it is unknown or revoked."
+NO_KEY = 'Authentication required: send {"Authorization": "Bearer <key>"} in connection_init.'
+
+
+class ExplainedRefusal(AsyncWebSocketAdapter):
+    """The handler's websocket, closing a refused `connection_init` with the reason
+    `on_ws_connect` gave (`Context.ws_refusal`) instead of Strawberry's bare "Forbidden"."""
+
+    def __init__(self, inner: AsyncWebSocketAdapter, context: Context) -> None:
+        super().__init__(inner.view)
+        self._inner = inner
+        self._context = context
+
+    def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        return self._inner.iter_json(ignore_parsing_errors=ignore_parsing_errors)
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        await self._inner.send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if code == REVOKED_CODE and self._context.ws_refusal:
+            reason = self._context.ws_refusal
+        await self._inner.close(code, reason)
 
 
 class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _stop_hearing: Callable[[], None] | None = None
     _closing: asyncio.Task[None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.websocket = ExplainedRefusal(self.websocket, self.context)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)

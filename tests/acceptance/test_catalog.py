@@ -241,7 +241,12 @@ async def test_providers_models_and_available_models(
     data = body["data"]
     assert data["llmProvider"]["defaultModel"] == {"modelId": "sim-steady"}
     assert data["llmProvider"]["balance"] is None
-    assert {m["modelId"] for m in data["llmModels"]} == {"sim-steady", "sim-instant", "sim-flaky"}
+    assert {m["modelId"] for m in data["llmModels"]} == {
+        "sim-steady",
+        "sim-instant",
+        "sim-flaky",
+        "sim-demo-slow",
+    }
     assert all(
         m["isAvailable"] and m["provider"] == {"name": "simulated"} for m in data["llmModels"]
     )

@@ -210,12 +210,19 @@ async def test_runs_changed_reports_creation_status_changes_and_deletion(
 async def test_a_websocket_without_a_valid_key_is_refused(
     client: TestClient, viewer_key: str
 ) -> None:
-    for payload in ({}, {"Authorization": "Bearer vrk_wrong"}, {"Authorization": "Basic x"}):
+    invalid = "Invalid API key: it is unknown or revoked."
+    missing = 'Authentication required: send {"Authorization": "Bearer <key>"} in connection_init.'
+    for payload, reason in (
+        ({}, missing),
+        ({"Authorization": "Bearer vrk_wrong"}, invalid),
+        ({"Authorization": "Basic x"}, invalid),
+    ):
         with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
             ws.send_json({"type": "connection_init", "payload": payload})
             with pytest.raises(WebSocketDisconnect) as refused:
                 receive(ws)
-            assert refused.value.code == 4403
+            # The reason in words, for a browser's client to show (not Strawberry's "Forbidden").
+            assert (refused.value.code, refused.value.reason) == (4403, reason)
     with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
         ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": CHANGES}})
         with pytest.raises(WebSocketDisconnect) as unacknowledged:

@@ -89,7 +89,10 @@ async def test_a_third_party_client_with_a_wrong_key_is_refused(server: Server) 
             await session.execute(gql("{ runCount }"))
     closed = refused.value.__cause__
     assert isinstance(closed, ConnectionClosed) and closed.rcvd is not None
-    assert (closed.rcvd.code, closed.rcvd.reason) == (4403, "Forbidden")
+    assert (closed.rcvd.code, closed.rcvd.reason) == (
+        4403,
+        "Invalid API key: it is unknown or revoked.",
+    )
 
 
 async def test_two_hundred_subscribers_share_one_listen_connection(

@@ -106,4 +106,6 @@ def test_watch_refuses_an_unknown_run_and_a_wrong_key(idle_server: Server) -> No
 
     refused = watch(idle_server, "nope", "not-a-key")
     assert (refused.returncode, refused.stdout) == (2, "")
-    assert refused.stderr == "watch: the server refused the API key (4403)\n"
+    assert refused.stderr == (
+        "watch: the server refused the API key (4403: Invalid API key: it is unknown or revoked.)\n"
+    )
