@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 import sqlalchemy as sa
 
 from app.db import Database
@@ -107,3 +110,49 @@ def test_the_estimate_counts_the_history_each_turn_resends() -> None:
     assert limits.estimate_tokens(["x" * 400], reply_allowance=10) == 101 + 10
     # Turn 2 sends turn 1, its reply and the follow-up again.
     assert limits.estimate_tokens(["x" * 400, "y" * 40], reply_allowance=10) == 111 + 111 + 11 + 10
+
+
+async def test_a_caller_cancelled_while_taking_a_lease_leaves_none_open(db: Database) -> None:
+    """`limits.take` commits the lease in its own statement (outside a transaction): a job
+    aborted meanwhile must release it, or it would hold a parallel slot until it expires."""
+    openai = await provider(db, parallel=1, rpm=1000)
+    # Hold the provider's lock elsewhere, so the statement reaches the server and waits there.
+    async with db.transaction() as holder:
+        await (await holder.connection()).execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext('vr-provider-limit'), hashtext(:p))"),
+            {"p": openai},
+        )
+        taking = asyncio.ensure_future(limits.take(db, openai, 600))
+        await wait_for_lock_waiter(db)
+        taking.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the caller while its statement waits
+    # The lock is free: the statement completes, and the cancelled caller releases its lease.
+    with pytest.raises(asyncio.CancelledError):
+        await taking
+    async with db.session() as session:
+        still_open = (
+            await (await session.connection()).execute(
+                sa.text("SELECT count(*) FROM provider_leases WHERE finished_at IS NULL")
+            )
+        ).scalar_one()
+    assert still_open == 0
+    # The provider's one parallel slot is free for the next call.
+    assert isinstance(await limits.take(db, openai, 600), limits.Lease)
+
+
+async def wait_for_lock_waiter(db: Database) -> None:
+    """Until a session of this database waits for an advisory lock (a condition, no clock)."""
+    while True:
+        async with db.session() as session:
+            waiting = (
+                await (await session.connection()).execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
+                        "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted "
+                        "AND a.datname = current_database()"
+                    )
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
