@@ -2,7 +2,8 @@
 and summaries.
 
 Before a call starts it reserves its expected cost: the run's observed average for that
-model and purpose, else (a probe) the pre-run estimate stored at start
+model and purpose (over its latest 50 successful calls, so it costs the same late in a long
+run), else (a probe) the pre-run estimate stored at start
 (`config.budgetEstimates`), else a bound from the prices and the most tokens a call is
 expected to take. The call may start only
 when spent + reserved + its own reservation stays within the cap. The decision is taken
@@ -48,9 +49,11 @@ _STANDING = sa.text(
 _EXPECTED = sa.text(
     """
     SELECT r.max_budget_usd AS cap, coalesce(
-        (SELECT avg(cost_usd) FROM provider_calls
-         WHERE run_id = :run AND model_id = :model AND purpose = CAST(:purpose AS text)
-           AND outcome = 'SUCCESS' AND NOT estimated),
+        (SELECT avg(recent.cost_usd) FROM (
+            SELECT cost_usd FROM provider_calls
+            WHERE run_id = :run AND model_id = :model AND purpose = CAST(:purpose AS text)
+              AND outcome = 'SUCCESS' AND NOT estimated
+            ORDER BY id DESC LIMIT 50) recent),
         CASE WHEN CAST(:purpose AS text) = 'PROBE' THEN CAST(
             r.config->'budgetEstimates'->>CAST(:model AS text) AS double precision) END
     ) AS expected

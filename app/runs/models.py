@@ -227,4 +227,13 @@ class ProviderCall(SQLModel, table=True):
         sa.Index(
             "ix_provider_calls_in_flight", "run_id", postgresql_where=sa.text("outcome IS NULL")
         ),
+        # The observed average of a model's latest successful calls (app/runs/budget.py).
+        sa.Index(
+            "ix_provider_calls_observed",
+            "run_id",
+            "model_id",
+            "purpose",
+            "id",
+            postgresql_where=sa.text("outcome = 'SUCCESS' AND NOT estimated"),
+        ),
     )

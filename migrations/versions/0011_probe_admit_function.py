@@ -1,6 +1,7 @@
 """A probe's gate and its reservation in one function call: the run's advance lock shared, the
 gate (PENDING → RUNNING at the first probe, the run live and neither paused nor ended, the
-slot without a result), the call's expected cost, the run's budget lock and standing when it
+slot without a result), the call's expected cost (the average of the model's latest 50
+successful calls in the run, else the pre-run estimate, else the bound), the run's budget lock and standing when it
 has a cap, and the call's ledger row when the cap admits it. Called outside a transaction it
 is one round trip where the transaction it replaces took six (issue 14); its locks end with
 the statement, which is when the transaction's ended too.
@@ -15,6 +16,7 @@ Create Date: 2026-12-02
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
@@ -24,6 +26,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The observed average is taken over the model's latest 50 successful calls in the run,
+    # read through this index: over all of them it grew with the run (a 100,000-slot run's
+    # last probes would each have averaged 100,000 rows).
+    op.create_index(
+        "ix_provider_calls_observed",
+        "provider_calls",
+        ["run_id", "model_id", "purpose", "id"],
+        postgresql_where=sa.text("outcome = 'SUCCESS' AND NOT estimated"),
+    )
     op.execute(
         """
         CREATE FUNCTION vr_probe_admit(
@@ -58,9 +69,11 @@ def upgrade() -> None:
                 RETURN;
             END IF;
             v_expected := coalesce(
-                (SELECT avg(c.cost_usd) FROM provider_calls c
-                 WHERE c.run_id = _run AND c.model_id = _model AND c.purpose = 'PROBE'
-                   AND c.outcome = 'SUCCESS' AND NOT c.estimated),
+                (SELECT avg(recent.cost_usd) FROM (
+                    SELECT c.cost_usd FROM provider_calls c
+                    WHERE c.run_id = _run AND c.model_id = _model AND c.purpose = 'PROBE'
+                      AND c.outcome = 'SUCCESS' AND NOT c.estimated
+                    ORDER BY c.id DESC LIMIT 50) recent),
                 CAST(r.config->'budgetEstimates'->>_model AS double precision),
                 _fallback);
             IF r.max_budget_usd IS NOT NULL THEN
@@ -90,6 +103,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_provider_calls_observed", table_name="provider_calls")
     op.execute(
         "DROP FUNCTION vr_probe_admit(text, text, text, integer, text, integer, "
         "double precision, double precision)"
