@@ -1,6 +1,7 @@
 """Reads through the HTTP endpoint: the seed's GetRun on a run with 1,000 transcripts, and
 `runs(limit: 100)`, beside graphql-core's bare execution of the same already-loaded data (the
-limit), with the SQL statements per request. Target: <= 1.2x, statements constant."""
+limit), with the SQL statements per request. Targets (issue 14): GetRun <= 1.2x, runs(limit: 100)
+<= 1.5x, statements constant."""
 
 from __future__ import annotations
 
@@ -91,9 +92,9 @@ async def run() -> None:
                 counter["n"] += 1
 
             sa.event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
-            for name, query, variables in [
-                ("GetRun, 1,000 transcripts", GET_RUN, {"id": "run-1"}),
-                ("runs(limit: 100)", LIST_RUNS, {}),
+            for name, query, variables, target in [
+                ("GetRun, 1,000 transcripts", GET_RUN, {"id": "run-1"}, "<= 1.2x"),
+                ("runs(limit: 100)", LIST_RUNS, {}, "<= 1.5x"),
             ]:
                 before = counter["n"]
                 await client.post(
@@ -108,7 +109,7 @@ async def run() -> None:
                     ours * 1000,
                     bare * 1000,
                     "ms",
-                    "<= 1.2x",
+                    target,
                     f"{statements} SQL statements/request; "
                     f"HTTP floor (authenticated {{ __typename }}) {floor * 1000:.1f} ms",
                 )
