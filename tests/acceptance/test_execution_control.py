@@ -12,7 +12,7 @@ import pytest
 from app.db import Database
 from tests.factories import gql
 from tests.processes import eventually
-from tests.stubs.vendors import Received, StubServer, serve, success
+from tests.stubs.vendors import Received, StubServer, openai_stub, success
 from tests.workers import execute, scalar, wait_for_status, wait_until, workers
 
 DEMO = "demo-definition-honesty"
@@ -22,10 +22,8 @@ START = """mutation($input: StartRunInput!) { startRun(input: $input) { run { id
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
-    with serve() as server:
-        # The server process checks that the provider is callable; workers get the same env.
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    # The server process checks that the provider is callable; workers get the same env.
+    with openai_stub(monkeypatch) as server:
         yield server
 
 

@@ -5,17 +5,21 @@ after the top-up `resumeLlmProvider` lets the run complete with one transcript p
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from app.db import Database
-from app.main import create_app
-from tests import conftest
 from tests.factories import gql
-from tests.stubs.vendors import Received, Reply, StubServer, quota_exhausted, serve, success
+from tests.stubs.vendors import (
+    Received,
+    Reply,
+    StubServer,
+    openai_stub,
+    quota_exhausted,
+    success,
+)
 from tests.workers import (
     assert_one_transcript_per_slot,
     scalar,
@@ -51,23 +55,18 @@ def credit() -> Credit:
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch, credit: Credit) -> Iterator[StubServer]:
-    with serve() as server:
-        server.script.reset(default=success("Rating: 4").after(0.05))
+    default = success("Rating: 4").after(0.05)
+    with openai_stub(monkeypatch, default, key="sk-test-secret-key") as server:
         script = server.script
         # Called under the script's lock, after the request is counted.
         script.rule = lambda received: credit.rule(received, len(script.received))
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-key")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
         yield server
 
 
 @pytest.fixture
-async def client(database_url: str, stub: StubServer) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(conftest.test_settings(seed_demo=True), database_url=database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client(stub: StubServer, app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The app's client, made once the stub's variables are set."""
+    return app_client
 
 
 async def test_quota_exhaustion_suspends_the_provider_and_the_run_resumes_after_top_up(

@@ -3,17 +3,14 @@ the same requests (`reusedFromId`, cost 0) and makes no vendor call for them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from app.db import Database
-from app.main import create_app
-from tests import conftest
 from tests.factories import gql
-from tests.stubs.vendors import StubServer, serve, success
+from tests.stubs.vendors import StubServer, openai_stub, success
 from tests.workers import assert_one_transcript_per_slot, wait_for_status, workers
 
 DEMO = "demo-definition-honesty"
@@ -26,20 +23,14 @@ TRANSCRIPTS = """query($id: ID!) { run(id: $id) { status transcripts {
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
-    with serve() as server:
-        server.script.reset(default=success("Rating: 4"))
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    with openai_stub(monkeypatch, success("Rating: 4")) as server:
         yield server
 
 
 @pytest.fixture
-async def client(database_url: str, stub: StubServer) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(conftest.test_settings(seed_demo=True), database_url=database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client(stub: StubServer, app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The app's client, made once the stub's variables are set."""
+    return app_client
 
 
 async def _run(client: httpx.AsyncClient, key: str, **input_: object) -> tuple[str, int, bool]:

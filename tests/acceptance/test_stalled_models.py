@@ -14,7 +14,7 @@ from app.main import create_app
 from tests import conftest
 from tests.factories import gql
 from tests.processes import eventually_true
-from tests.stubs.vendors import Gate, StubServer, serve, success
+from tests.stubs.vendors import Gate, StubServer, openai_stub, success
 from tests.workers import wait_for_status, wait_until, workers
 
 DEMO = "demo-definition-honesty"
@@ -30,10 +30,7 @@ def gate() -> Gate:
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch, gate: Gate) -> Iterator[StubServer]:
-    with serve() as server:
-        server.script.reset(default=success("Rating: 4").until(gate))
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    with openai_stub(monkeypatch, success("Rating: 4").until(gate)) as server:
         yield server
         gate.open()  # let held calls end before the stub stops
 

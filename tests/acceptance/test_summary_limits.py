@@ -5,18 +5,15 @@ a process runs) and `pauseQueue` holds them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from app.db import Database
-from app.main import create_app
-from tests import conftest
 from tests.factories import gql
 from tests.processes import eventually
-from tests.stubs.vendors import Gate, StubServer, serve, success
+from tests.stubs.vendors import Gate, StubServer, openai_stub, success
 from tests.workers import execute, scalar, wait_for_status, workers
 
 DEMO = "demo-definition-honesty"
@@ -31,21 +28,15 @@ def gate() -> Gate:
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch, gate: Gate) -> Iterator[StubServer]:
-    with serve() as server:
-        server.script.reset(default=success("The model chose honesty.").until(gate))
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    with openai_stub(monkeypatch, success("The model chose honesty.").until(gate)) as server:
         yield server
         gate.open()
 
 
 @pytest.fixture
-async def client(database_url: str, stub: StubServer) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(conftest.test_settings(seed_demo=True), database_url=database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client(stub: StubServer, app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The app's client, made once the stub's variables are set."""
+    return app_client
 
 
 async def test_summary_calls_take_leases_and_pause_queue_holds_them(

@@ -4,20 +4,17 @@ usage the vendor reported; raising the limit lets the run finish at once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from starlette.applications import Starlette
 
 from app.db import Database
 from app.llm import limits
-from app.main import create_app
-from tests import conftest
 from tests.factories import gql
 from tests.processes import eventually_true
-from tests.stubs.vendors import StubServer, serve, success
+from tests.stubs.vendors import StubServer, openai_stub, success
 from tests.workers import assert_one_transcript_per_slot, scalar, wait_for_status, workers
 
 DEMO = "demo-definition-honesty"
@@ -38,20 +35,15 @@ BUSIEST_MINUTE = """
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
-    with serve() as server:
-        server.script.reset(default=success(input_tokens=400, output_tokens=200).after(0.05))
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    default = success(input_tokens=400, output_tokens=200).after(0.05)
+    with openai_stub(monkeypatch, default) as server:
         yield server
 
 
 @pytest.fixture
-async def client(database_url: str, stub: StubServer) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(conftest.test_settings(seed_demo=True), database_url=database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+def client(stub: StubServer, app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The app's client, made once the stub's variables are set."""
+    return app_client
 
 
 async def _full_minute(db: Database) -> int | None:

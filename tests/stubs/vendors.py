@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -43,6 +43,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    import pytest
 
 Vendor = Literal["openai", "anthropic", "gemini"]
 DEFAULT_TEXT = "I weighed both sides of this dilemma.\n\nRating: 3\n\nBoth options have merit."
@@ -558,6 +561,21 @@ def serve(script: Script | None = None, *, host: str = "127.0.0.1") -> Iterator[
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextmanager
+def openai_stub(
+    monkeypatch: pytest.MonkeyPatch, default: Reply | None = None, *, key: str = "sk-test"
+) -> Iterator[StubServer]:
+    """The stub, with the demo's OpenAI provider pointed at it: OPENAI_BASE_URL and a key set
+    for this process and the worker processes it starts. `default` answers every request no
+    rule or queued reply takes."""
+    with serve() as server:
+        if default is not None:
+            server.script.reset(default=default)
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+        yield server
 
 
 def main(argv: Sequence[str] | None = None) -> None:
