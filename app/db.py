@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+T = TypeVar("T")
 
 
 def new_id() -> str:
@@ -136,6 +138,26 @@ class Database:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                 yield session
+
+    async def autocommit_or_undo(
+        self,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        undo: Callable[[T], Awaitable[None]],
+    ) -> T:
+        """`work` in an autocommit session, run to its end even if the caller is cancelled
+        meanwhile (an aborted job): what it committed is then handed to `undo` before the
+        cancellation goes on, so nothing it took is left behind."""
+
+        async def working() -> T:
+            async with self.autocommit() as session:
+                return await work(session)
+
+        task = asyncio.ensure_future(working())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await undo(await task)
+            raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()

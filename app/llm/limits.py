@@ -10,7 +10,6 @@ once. A worker that dies mid-call leaves its lease open; it stops counting at `e
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import random
 from collections.abc import Sequence
@@ -139,25 +138,16 @@ async def take(
     it). A caller cancelled meanwhile (an aborted job) does not leave the lease behind: the
     statement finishes, and the lease it took is released before the cancellation goes on."""
 
-    async def taking() -> Lease | float | Suspended:
-        async with db.autocommit() as session:
-            return await try_take(
-                session,
-                provider_id,
-                ttl_seconds,
-                run_id=run_id,
-                model_id=model_id,
-                tokens=tokens,
-            )
+    async def taking(session: AsyncSession) -> Lease | float | Suspended:
+        return await try_take(
+            session, provider_id, ttl_seconds, run_id=run_id, model_id=model_id, tokens=tokens
+        )
 
-    task = asyncio.ensure_future(taking())
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        taken = await task
+    async def releasing(taken: Lease | float | Suspended) -> None:
         if isinstance(taken, Lease):
             await release(db, taken)
-        raise
+
+    return await db.autocommit_or_undo(taking, releasing)
 
 
 def estimate_tokens(

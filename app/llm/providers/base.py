@@ -29,6 +29,12 @@ class Target:
     api_config: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: float = 120.0
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long a call's lease and ledger row count when nothing ends them (a worker
+        killed mid-call): twice the timeout, plus 30 s."""
+        return self.timeout_seconds * 2 + 30
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:

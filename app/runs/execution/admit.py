@@ -8,7 +8,6 @@ stays here: wait for calls in flight, or pause the run.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from dataclasses import dataclass
 
@@ -47,19 +46,15 @@ async def admit_outside_transaction(
     no open ledger row behind: the statement finishes and a row it opened is settled
     ABORTED (no call was made, so it costs nothing) before the cancellation goes on."""
 
-    async def admitting() -> Admission:
-        async with db.autocommit() as session:
-            return await admit(session, plan, attempts, ttl)
+    async def admitting(session: AsyncSession) -> Admission:
+        return await admit(session, plan, attempts, ttl)
 
-    task = asyncio.ensure_future(admitting())
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        admitted = await task
+    async def settling(admitted: Admission) -> None:
         if admitted.call is not None:
             unmade = dataclasses.replace(admitted.call, reserved_usd=0.0)
             await ledger.settle_alone(db, unmade, ledger.Outcome.ABORTED)
-        raise
+
+    return await db.autocommit_or_undo(admitting, settling)
 
 
 async def admit(session: AsyncSession, plan: SlotPlan, attempts: int, ttl: float) -> Admission:

@@ -84,7 +84,7 @@ async def _lease(
             )
         except ProviderError as refused:
             return refused  # no call, so no lease
-    ttl = target.timeout_seconds * 2 + 30
+    ttl = target.lease_seconds
     taken = await limits.take(
         db,
         plan.provider_id,

@@ -138,7 +138,11 @@ async def _begin_call(
         lease = await _lease(db, summarizer, summary, target, dispatch, tokens)
         if lease is None:
             return _Stop.SUSPENDED
-        opened = await _open_call(db, summary, summarizer, target, attempts, tokens)
+        try:
+            opened = await _open_call(db, summary, summarizer, target, attempts, tokens)
+        except BaseException:  # an abort or a crash before the caller holds the lease
+            await asyncio.shield(limits.release(db, lease))
+            raise
         if isinstance(opened, ledger.Call):
             return lease, opened
         await asyncio.shield(limits.release(db, lease))
@@ -161,15 +165,14 @@ async def _lease(
     summary is stored without text: restartSummarization asks again after the resume)."""
     while True:
         await dispatch.wait_while_paused()
-        async with db.transaction() as session:
-            taken = await limits.try_take(
-                session,
-                summarizer.provider_id,
-                ttl_seconds=target.timeout_seconds * 2 + 30,
-                run_id=summary.run_id,
-                model_id=summarizer.model_id,
-                tokens=tokens,
-            )
+        taken = await limits.take(
+            db,
+            summarizer.provider_id,
+            ttl_seconds=target.lease_seconds,
+            run_id=summary.run_id,
+            model_id=summarizer.model_id,
+            tokens=tokens,
+        )
         if isinstance(taken, limits.Lease):
             return taken
         if taken is limits.Suspended.PROVIDER:
@@ -204,7 +207,7 @@ async def _open_call(
             model_id=summarizer.model_id,
             provider_id=summarizer.provider_id,
             attempt=attempts,
-            ttl_seconds=target.timeout_seconds * 2 + 30,
+            ttl_seconds=target.lease_seconds,
             reserved_usd=quote.expected,
             prices=prices,
             transcript_id=summary.transcript_id,
