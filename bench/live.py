@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from app import pubsub
+from app import gc_tuning, pubsub
 from app.db import Database, libpq_url
 from app.queue import jobs as queue
 from app.runs.execution import outcome, slot
@@ -253,6 +253,8 @@ def client_process(pipe: Connection, listen_url: str, server: Server) -> None:
     # A socket per subscriber: lift the soft descriptor limit to the hard one.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # Its collector's pauses over 1,000 sockets would be counted as the server's latency.
+    gc_tuning.tune_for_service()
     uvloop.run(Clients(pipe, listen_url, server).serve())
 
 

@@ -3,6 +3,7 @@ real socket; every wait has a deadline."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import json
@@ -41,6 +42,28 @@ class Connection:
     def __init__(self, ws: WebSocketTestSession) -> None:
         self.ws = ws
         self._ids = itertools.count(1)
+        # Messages of other operations that arrived while one was awaited: kept for them, as
+        # two subscriptions' messages may come in either order.
+        self._held: dict[str, collections.deque[dict[str, Any]]] = {}
+
+    def held(self, operation: str) -> list[dict[str, Any]]:
+        """Messages of `operation` that arrived while another was awaited."""
+        return list(self._held.get(operation, ()))
+
+    def complete(self, operation: str) -> None:
+        """The client ends `operation` (graphql-transport-ws `complete`)."""
+        self.ws.send_json({"id": operation, "type": "complete"})
+
+    def message(self, operation: str, within: float = 60.0) -> dict[str, Any]:
+        """The next message of `operation` (one held earlier first)."""
+        held = self._held.get(operation)
+        if held:
+            return held.popleft()
+        while True:
+            message = receive(self.ws, within)
+            if message.get("id") == operation:
+                return message
+            self._held.setdefault(str(message.get("id")), collections.deque()).append(message)
 
     def init(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.ws.send_json({"type": "connection_init", "payload": payload})
@@ -60,9 +83,7 @@ class Connection:
     def next(self, operation: str, field: str, within: float = 60.0) -> dict[str, Any] | None:
         """The next `data[field]` of `operation`, or None when it completed."""
         while True:
-            message = receive(self.ws, within)
-            if message.get("id") != operation:
-                continue
+            message = self.message(operation, within)
             if message["type"] == "complete":
                 return None
             assert message["type"] == "next" and "errors" not in message["payload"], message
@@ -80,9 +101,7 @@ class Connection:
         """Every `next` payload of `operation` until its `complete`; an `error` fails."""
         found: list[dict[str, Any]] = []
         while True:
-            message = receive(self.ws, within)
-            if message.get("id") != operation:
-                continue
+            message = self.message(operation, within)
             if message["type"] == "complete":
                 return found
             if message["type"] == "error":

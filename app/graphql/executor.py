@@ -71,6 +71,9 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         source = getattr(self.root_value, "shared_source", None)
         if source is None:
             return super().execute_operation(serially)
+        sink = getattr(self.root_value, "sink", None)
+        if sink is not None:  # app/graphql/broadcast.py: it renders this operation's later events
+            sink.adopt(self)
         key = (id(source), id(self.operation), repr(sorted(self.variable_values.coerced.items())))
         found = _shared.get(key)
         if found is not None and found[0] is source and found[1] is self.operation:

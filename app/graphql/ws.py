@@ -17,7 +17,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -27,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from app import pubsub
+from app.graphql import broadcast
 from app.graphql.context import Context
 from app.graphql.http import Refused, request_fields
 
@@ -52,6 +55,14 @@ class ExplainedRefusal(AsyncWebSocketAdapter):
     async def send_json(self, message: Mapping[str, object]) -> None:
         await self._inner.send_json(message)
 
+    async def send_text(self, text: str) -> None:
+        """A message already encoded (`broadcast.Sink`)."""
+        ws: Any = getattr(self._inner, "ws")  # noqa: B009 (Strawberry's ASGI adapter)
+        try:
+            await ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
     async def close(self, code: int, reason: str) -> None:
         if code == REVOKED_CODE and self._context.ws_refusal:
             reason = self._context.ws_refusal
@@ -64,7 +75,8 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.websocket = ExplainedRefusal(self.websocket, self.context)
+        self._socket = ExplainedRefusal(self.websocket, self.context)
+        self.websocket = self._socket
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -102,4 +114,16 @@ class TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     }
                 )
                 return
-        await super().handle_subscribe(message)
+        # The operation's task, created in there, inherits the sink (tasks copy the context).
+        operation_id = message["id"]
+        token = broadcast.set_sink(
+            broadcast.Sink(operation_id, self._socket.send_text, lambda: self._open(operation_id))
+        )
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            broadcast.reset_sink(token)
+
+    def _open(self, operation_id: str) -> bool:
+        operation = self.operations.get(operation_id)
+        return operation is not None and not operation.completed

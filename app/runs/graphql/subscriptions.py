@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import partial
 
 import strawberry
 
+from app.graphql import broadcast
 from app.graphql.context import Info
 from app.runs import service
 from app.runs.graphql.costs import RunSpend
@@ -50,14 +52,19 @@ class RunProgressEvent:
         "the run is not RUNNING (0 once it has ended)."
     )
     # Every subscriber of a run gets the same snapshot: events built from it render once
-    # (see app/graphql/executor.py) and the result is sent to all of them.
+    # (see app/graphql/executor.py) and the result is sent to all of them, straight to the
+    # websocket once the subscription's sink has its executor (app/graphql/broadcast.py).
     shared_source: strawberry.Private[live.Snapshot | None] = None
+    sink: strawberry.Private[broadcast.Sink | None] = None
 
     @classmethod
-    def from_snapshot(cls, snapshot: live.Snapshot) -> RunProgressEvent:
+    def from_snapshot(
+        cls, snapshot: live.Snapshot, sink: broadcast.Sink | None = None
+    ) -> RunProgressEvent:
         summaries = snapshot.summaries
         return cls(
             shared_source=snapshot,
+            sink=sink,
             run_id=strawberry.ID(snapshot.run_id),
             status=snapshot.status,
             run_progress=RunProgress.from_progress(snapshot.progress),
@@ -106,8 +113,12 @@ class RunSubscription:
         """Args:
         runId: The run to follow.
         """
+        sink = broadcast.current_sink()
         async for snapshot in info.context.require_live().progress(str(run_id)):
-            yield RunProgressEvent.from_snapshot(snapshot)
+            if sink is None or not await sink.send(
+                snapshot, partial(RunProgressEvent.from_snapshot, snapshot, sink)
+            ):
+                yield RunProgressEvent.from_snapshot(snapshot, sink)
 
     @strawberry.subscription(description="Runs created, changing status or deleted.")  # type: ignore[untyped-decorator]
     async def runs_changed(self, info: Info) -> AsyncGenerator[RunChangeEvent, None]:

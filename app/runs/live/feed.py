@@ -57,6 +57,8 @@ class RunFeed:
     _transcript_id: str | None = None
     _fallback_costs: dict[str, float] | None = None
     _task: asyncio.Task[None] | None = None
+    _latest: Snapshot | None = None
+    _first_read: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name=f"run-feed-{self.run_id}")
@@ -70,6 +72,23 @@ class RunFeed:
         if message is not None and message.get("transcriptId"):
             self._transcript_id = str(message["transcriptId"])
         self._changed.set()
+
+    async def current(self) -> Snapshot | None:
+        """The newest state this feed has read, for a subscriber joining it: read now only if
+        the feed has none yet, once for all who join meanwhile (a thousand subscribers joining
+        at once would otherwise take a thousand reads and drain the connection pool). Any
+        change committed after that read began is heard, so the feed reads and offers it."""
+        if self._latest is None:
+            async with self._first_read:
+                if self._latest is None:
+                    read = await self.read()
+                    return self._keep(read) if read is not None else None
+        return self._latest
+
+    def _keep(self, snapshot: Snapshot) -> Snapshot:
+        if self._latest is None or snapshot.sequence > self._latest.sequence:
+            self._latest = snapshot
+        return snapshot
 
     async def read(self) -> Snapshot | None:
         """The run as it is now (None when no such run exists, deleted or not)."""
@@ -98,6 +117,7 @@ class RunFeed:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             if snapshot is not None:
+                self._keep(snapshot)
                 for mailbox in list(self.mailboxes):
                     mailbox.offer(snapshot)
             await asyncio.sleep(COALESCE_SECONDS)

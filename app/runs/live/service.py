@@ -72,7 +72,7 @@ class LiveRuns:
     async def _progress(self, run_id: str) -> AsyncGenerator[Snapshot, None]:
         async with self._watch(run_id) as (feed, mailbox):
             await self.broker.ready()  # LISTEN first: nothing committed after the read is missed
-            first = await feed.read()
+            first = await feed.current()
             if first is None or first.deleted:
                 raise NotFound.of("Run", run_id)
             mailbox.offer(first)
