@@ -12,6 +12,14 @@ the jobs in flight). Two changes, as large Python services commonly make them:
   are mostly freed by reference counting; the collector only has cycles to find, and finds
   them as surely, less often. Memory held by uncollected cycles stays bounded by the
   threshold (bench/soak.py samples every process's memory).
+
+In `serve` the full collections were also the live pushes' latency tail: over 1,000
+websocket subscribers each one took 0.1-0.8 s, every few changes, during which nothing was
+sent (bench/live.py: p95 at 1,000 subscribers 296 ms with the defaults, 52 ms tuned). The
+price, measured by bench/soak.py with subscriptions ending and starting all the time: the
+cycles of ended subscriptions (Strawberry's operation, its cancelled tasks and their
+tracebacks, about 150 objects each) wait for a full collection, so serve's memory rises by
+about 70 MB (135 to 207 MB with 500 subscribers) before it levels off.
 """
 
 from __future__ import annotations

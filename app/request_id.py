@@ -51,4 +51,6 @@ class RequestIdMiddleware:
             await send(message)
 
         with log_context(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            # A websocket's messages carry no headers: its sends go straight through.
+            outgoing = send if scope["type"] == "websocket" else send_with_id
+            await self.app(scope, receive, outgoing)

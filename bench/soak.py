@@ -13,7 +13,8 @@ beside its target:
   and the workers;
 - push latency: the moment a `runProgress` message arrives minus its `at` (when the server
   read that state; one machine, one wall clock), p95 per tenth of the soak, beside live's
-  target (p95 <= 50 ms);
+  target (p95 <= 50 ms). A subscription's first message is not a push: it is the run's
+  newest state, which a subscriber joining a watched run is given as it was last read;
 - memory: each process's resident set (VmRSS) every SAMPLE_SECONDS; the first half is
   warm-up, and a least-squares slope over the second above SLOPE_MB_PER_MIN (1 MB/min) is
   flagged UPWARD;
@@ -142,8 +143,9 @@ class Watcher(live.Subscriber):
                 await self.ws.send('{"type":"pong"}')
             elif kind == "next" and "errors" not in payload:
                 event = payload["data"]["runProgress"]
+                if self.status:  # the first event answers the subscribe; later ones are pushes
+                    self.hub.arrived(received, event["at"])
                 self.status = event["status"]
-                self.hub.arrived(received, event["at"])
                 self.first.set()
                 if self.status in TERMINAL_STATUSES:
                     self.hub.end(event["runId"])
@@ -370,7 +372,7 @@ def report_errors(errors: list[str]) -> None:
     first: dict[str, str] = {}
     for error in errors:
         first.setdefault(VARYING.sub("#", error), error)
-    shown = "; ".join(f"{n} x {first[kind][:240]}" for kind, n in kinds.most_common(6))
+    shown = "; ".join(f"{n} x {first[kind][:3000]}" for kind, n in kinds.most_common(6))
     print(f"soak: errors {len(errors)} (target 0)" + (f": {shown}" if shown else ""), flush=True)
 
 

@@ -43,11 +43,13 @@ class Sink:
         self._send_text = send_text
         self._is_open = is_open
         self._executor: Any = None
+        self._variables = ""
 
     def adopt(self, executor: Any) -> None:
         """The executor that ran this operation's first event renders the later ones."""
         if self._executor is None:
             self._executor = executor
+            self._variables = repr(sorted(executor.variable_values.coerced.items()))
 
     async def send(self, source: object, event: Callable[[], object]) -> bool:
         """Send the state `source` (`event()` builds the root value, only if no other
@@ -55,7 +57,7 @@ class Sink:
         event to Strawberry instead: before the first event, or when the rendering failed."""
         if self._executor is None:
             return False
-        payload = await _render(self._executor, source, event)
+        payload = await _render(self._executor, self._variables, source, event)
         if payload is None:
             return False
         if self._is_open():
@@ -81,8 +83,9 @@ def reset_sink(token: Any) -> None:
     _sink.reset(token)
 
 
-async def _render(executor: Any, source: object, event: Callable[[], object]) -> str | None:
-    variables = repr(sorted(executor.variable_values.coerced.items()))
+async def _render(
+    executor: Any, variables: str, source: object, event: Callable[[], object]
+) -> str | None:
     key = (id(source), id(executor.operation), variables)
     found = _rendered.get(key)
     if found is not None and found[0] is source and found[1] is executor.operation:
