@@ -15,7 +15,8 @@ the jobs in flight). Two changes, as large Python services commonly make them:
 
 In `serve` the full collections were also the live pushes' latency tail: over 1,000
 websocket subscribers each one took 0.1-0.8 s, every few changes, during which nothing was
-sent (bench/live.py: p95 at 1,000 subscribers 296 ms with the defaults, 52 ms tuned). The
+sent (bench/live.py, p95 at 1,000 subscribers: 296 ms with the defaults on a busy machine;
+back to back on a quieter one, 89 ms with `gc.freeze()` alone and 52 ms with both). The
 price, measured by bench/soak.py with subscriptions ending and starting all the time: the
 cycles of ended subscriptions (Strawberry's operation, its cancelled tasks and their
 tracebacks, about 150 objects each) wait for a full collection, so serve's memory rises by
