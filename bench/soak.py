@@ -51,6 +51,7 @@ import sqlalchemy as sa
 import uvloop
 from sqlalchemy.engine import make_url
 
+from app import gc_tuning
 from app.db import Database
 from app.runs.models import TERMINAL_STATUSES
 from bench import live
@@ -200,6 +201,7 @@ def client_process(pipe: Connection, server: live.Server, runs: list[str]) -> No
     # A socket per subscriber: lift the soft descriptor limit to the hard one.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    gc_tuning.tune_for_service()  # as live's clients: their collector's pauses are not the server's
     uvloop.run(watch(pipe, server, runs))
 
 
