@@ -69,15 +69,17 @@ class Connection:
         self.ws.send_json({"type": "connection_init", "payload": payload})
         return receive(self.ws)
 
-    def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+    def subscribe(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+    ) -> str:
         operation = str(next(self._ids))
-        self.ws.send_json(
-            {
-                "id": operation,
-                "type": "subscribe",
-                "payload": {"query": query, "variables": variables or {}},
-            }
-        )
+        payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if operation_name is not None:
+            payload["operationName"] = operation_name
+        self.ws.send_json({"id": operation, "type": "subscribe", "payload": payload})
         return operation
 
     def next(self, operation: str, field: str, within: float = 60.0) -> dict[str, Any] | None:

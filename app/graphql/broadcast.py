@@ -48,7 +48,8 @@ class Sink:
     def adopt(self, executor: Any) -> None:
         """The executor that ran this operation's first event renders the later ones."""
         if self._executor is None:
-            self._executor = executor
+            # A copy without the first event, which refers to this sink: no cycle to collect.
+            self._executor = executor.build_per_event_executor(None)
             self._variables = repr(sorted(executor.variable_values.coerced.items()))
 
     async def send(self, source: object, event: Callable[[], object]) -> bool:

@@ -116,7 +116,9 @@ class RunFeed:
                 self._changed.set()
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            if snapshot is not None:
+            if snapshot is None:
+                self._latest = None  # gone altogether: a joiner reads, and is told NOT_FOUND
+            else:
                 self._keep(snapshot)
                 for mailbox in list(self.mailboxes):
                     mailbox.offer(snapshot)
