@@ -7,7 +7,9 @@ that only read an attribute. Strawberry already marks those fields ("basic": no 
 permission, no extension); this context reads them with one `getattr` and one output coercion
 and sends every other field (resolvers, objects, lists, nulls, errors) down graphql-core's
 normal path, so the results and errors are exactly the same. The plan for a selection set is
-worked out once per request and reused for each object of a list.
+worked out once per request and reused for each object of a list; a list of objects whose
+selection is all such fields (a run's 1,000 transcripts) is completed in one loop, without
+graphql-core's five nested calls per item.
 
 Subscriptions: graphql-core runs each event on a shallow copy of the subscription's executor,
 which shares its caches. Those caches are keyed by the identity of field groups rebuilt for
@@ -26,6 +28,7 @@ from graphql import (
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     Undefined,
     is_leaf_type,
 )
@@ -118,6 +121,75 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _Step(response_name, details, None, None, False)
         assert isinstance(strawberry_field, StrawberryField)
         return _Step(response_name, details, strawberry_field.python_name, leaf, non_null)
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        found = self._plain_items(item_type, field_details_list, path, items)
+        if found is None:
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        object_type, grouped_field_set = found
+        results: list[Any] = []
+        pending: list[tuple[int, Path]] = []
+        for index, item in enumerate(items):
+            item_path = path.add_key(index, None)
+            try:
+                completed = self.execute_fields(
+                    object_type, item, item_path, grouped_field_set, None
+                )
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                completed = None
+            if completed is not None and type(completed) is not dict:
+                pending.append((index, item_path))  # awaitable: an attribute held one
+            results.append(completed)
+        if not pending:
+            return results
+        return self._settle(results, pending, item_type, field_details_list)
+
+    async def _settle(
+        self,
+        results: list[Any],
+        pending: list[tuple[int, Path]],
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+    ) -> list[Any]:
+        for index, item_path in pending:
+            try:
+                results[index] = await results[index]
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                results[index] = None
+        return results
+
+    def _plain_items(
+        self, item_type: GraphQLOutputType, field_details_list: Any, path: Path, items: Any
+    ) -> tuple[GraphQLObjectType, Any] | None:
+        """The object type and fields of a list whose items are all present objects of one
+        type without `is_type_of`, selecting only plain leaves; else None."""
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of is not None:
+            return None
+        if not isinstance(items, list) or self.get_stream_usage(field_details_list, path):
+            return None
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        plan = self._plan(object_type, grouped_field_set)
+        if new_defer_usages or plan is None or any(step.attribute is None for step in plan):
+            return None
+        is_awaitable = self.is_awaitable
+        if any(i is None or isinstance(i, Exception) or is_awaitable(i) for i in items):
+            return None
+        return object_type, grouped_field_set
 
     def execute_fields(
         self,
