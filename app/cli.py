@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app import logs
+from app import gc_tuning, logs
 from app.config import Settings, get_settings, settings_table
 from app.export import cli as export_cli
 
@@ -137,6 +137,7 @@ async def _serve(settings: Settings) -> int:
             await serving
             return 1
         await asyncio.sleep(0.05)
+    gc_tuning.tune_for_service()  # start-up is over: the schema and metadata live on
     port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
     _print_addresses(f"http://{settings.host}:{port}", app.state.runtime.admin_key)
     await serving
