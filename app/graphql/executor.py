@@ -21,14 +21,17 @@ once per source, operation and variables, and the result is handed to the other 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import Any, NamedTuple, cast
 
 from graphql import (
+    GraphQLID,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     Undefined,
     is_leaf_type,
 )
@@ -37,6 +40,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from app.graphql import prefetch
 from app.graphql.limits import FieldBudget
 
 TYPENAME = "__typename"
@@ -46,9 +50,19 @@ SHARED_RESULTS = 512
 class _Step(NamedTuple):
     response_name: str
     field_details_list: Any
-    attribute: str | None  # set when the field is a basic leaf read straight off the source
-    leaf: GraphQLLeafType | None
+    # Set when the value can be read straight off the source: a basic field's attribute, or
+    # (`prefetched`) the name it has in the source's prefetched values (app/graphql/prefetch.py).
+    attribute: str | None
+    prefetched: bool
+    return_type: Any  # the field's GraphQLOutputType; None on the normal path
+    leaf: GraphQLLeafType | None  # the leaf type; None for an object
+    object_type: GraphQLObjectType | None  # the object type; None for a leaf
     non_null: bool
+    text: bool  # String or ID, for which a str is its own output
+
+
+def _slow(response_name: str, details: Any) -> _Step:
+    return _Step(response_name, details, None, False, None, None, None, False, False)
 
 
 class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -103,24 +117,37 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     @staticmethod
     def _step(parent_type: GraphQLObjectType, response_name: str, details: Any) -> _Step:
         node = details[0].node
-        name = node.name.value
-        field_def = parent_type.fields.get(name)
+        field_def = parent_type.fields.get(node.name.value)
         if field_def is None or node.arguments or details[0].fragment_variable_values:
-            return _Step(response_name, details, None, None, False)
+            return _slow(response_name, details)
         strawberry_field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        output_type = field_def.type
-        non_null = isinstance(output_type, GraphQLNonNull)
-        leaf = output_type.of_type if non_null else output_type
+        prefetched = prefetch.is_prefetched(field_def.resolve)
         basic = (
             isinstance(strawberry_field, StrawberryField)
             and strawberry_field.is_basic_field
             and getattr(field_def.resolve, "_is_default", False)
             and strawberry_field.default_resolver is getattr
         )
-        if not basic or not is_leaf_type(leaf):
-            return _Step(response_name, details, None, None, False)
-        assert isinstance(strawberry_field, StrawberryField)
-        return _Step(response_name, details, strawberry_field.python_name, leaf, non_null)
+        if not (basic or prefetched) or not isinstance(strawberry_field, StrawberryField):
+            return _slow(response_name, details)
+        output_type = field_def.type
+        non_null = isinstance(output_type, GraphQLNonNull)
+        named = output_type.of_type if non_null else output_type
+        leaf = named if is_leaf_type(named) else None
+        plain_object = isinstance(named, GraphQLObjectType) and named.is_type_of is None
+        if leaf is None and not plain_object:
+            return _slow(response_name, details)  # lists, interfaces, unions
+        return _Step(
+            response_name,
+            details,
+            strawberry_field.python_name,
+            prefetched,
+            output_type,
+            leaf,
+            None if leaf is not None else named,
+            non_null,
+            named is GraphQLString or named is GraphQLID,
+        )
 
     def complete_iterable_value(
         self,
@@ -207,38 +234,99 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             )
         results: dict[str, Any] = {}
         slow: dict[str, Any] = {}
+        pending: list[tuple[_Step, Path]] = []
         for step in plan:
             if step.attribute is not None:
-                value = getattr(source_value, step.attribute)
-                if value is None:
-                    if not step.non_null:
-                        results[step.response_name] = None
-                        continue
-                else:
-                    assert step.leaf is not None
-                    try:
-                        coerced = step.leaf.coerce_output_value(value)
-                    except Exception:  # the normal path reports it with its location
-                        coerced = None
-                    if coerced is not None and coerced is not Undefined:
-                        results[step.response_name] = coerced
-                        continue
+                value = self._read(step, source_value, parent_type, path, pending)
+                if value is not _SLOW:
+                    results[step.response_name] = value
+                    continue
             results[step.response_name] = None  # placeholder keeps the selection order
             slow[step.response_name] = step.field_details_list
-        if not slow:
-            return results
-        rest = super().execute_fields(parent_type, source_value, path, slow, position_context)
-        if self.is_awaitable(rest):
-            return _merge_later(results, rest)
+        rest = (
+            super().execute_fields(parent_type, source_value, path, slow, position_context)
+            if slow
+            else {}
+        )
+        if pending or self.is_awaitable(rest):
+            return _merge_later(self, results, rest, pending)
         results.update(cast("dict[str, Any]", rest))
         return results
 
+    def _read(
+        self,
+        step: _Step,
+        source: Any,
+        parent_type: GraphQLObjectType,
+        path: Path | None,
+        pending: list[tuple[_Step, Path]],
+    ) -> Any:
+        """The step's completed value, or _SLOW for graphql-core's normal path."""
+        if step.prefetched:
+            value = source.prefetched.get(step.attribute, _SLOW)
+            if value is _SLOW:
+                return _SLOW
+        else:
+            value = getattr(source, cast("str", step.attribute))
+        if value is None:
+            return _SLOW if step.non_null else None
+        if step.leaf is not None:
+            if step.text and type(value) is str:
+                return value
+            try:
+                coerced = step.leaf.coerce_output_value(value)
+            except Exception:  # the normal path reports it with its location
+                return _SLOW
+            return _SLOW if coerced is None or coerced is Undefined else coerced
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return _SLOW
+        object_type = cast("GraphQLObjectType", step.object_type)
+        field_path = Path(path, step.response_name, parent_type.name)
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, step.field_details_list
+        )
+        if new_defer_usages:
+            return _SLOW
+        try:
+            completed = self.execute_fields(object_type, value, field_path, grouped_field_set, None)
+        except Exception as raw_error:
+            self.handle_field_error(
+                raw_error, step.return_type, step.field_details_list, field_path
+            )
+            return None
+        if self.is_awaitable(completed):
+            pending.append((step, field_path))
+        return completed
 
+
+_SLOW = object()
 # (id(source), id(operation), variables) → (source, operation, result): the source and the
 # operation are kept alive beside the result so that their ids cannot be reused meanwhile.
 _shared: OrderedDict[tuple[int, int, str], tuple[Any, Any, Any]] = OrderedDict()
 
 
-async def _merge_later(results: dict[str, Any], rest: Any) -> dict[str, Any]:
-    results.update(await rest)
+async def _merge_later(
+    executor: BasicFieldsExecutionContext,
+    results: dict[str, Any],
+    rest: Any,
+    pending: list[tuple[_Step, Path]],
+) -> dict[str, Any]:
+    """Await the objects completed inline that ended up awaiting something, and the fields
+    left to the normal path, together, so that none is left unawaited when another fails."""
+    awaitables = [results[step.response_name] for step, _ in pending]
+    rest_awaits = executor.is_awaitable(rest)
+    settled = await asyncio.gather(
+        *awaitables, *([rest] if rest_awaits else []), return_exceptions=True
+    )
+    for (step, field_path), value in zip(pending, settled, strict=False):
+        if isinstance(value, Exception):
+            executor.handle_field_error(
+                value, step.return_type, step.field_details_list, field_path
+            )
+            value = None
+        results[step.response_name] = value
+    merged = settled[-1] if rest_awaits else rest
+    if isinstance(merged, BaseException):
+        raise merged
+    results.update(merged)
     return results

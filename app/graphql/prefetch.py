@@ -47,9 +47,16 @@ def install(schema: GraphQLSchema) -> None:
                 field.resolve = _prefetched_or(definition.python_name, field.resolve)
 
 
+def is_prefetched(resolve: Any) -> bool:
+    """Whether a GraphQL field's resolver is one `install` made: the executor then reads the
+    value itself (app/graphql/executor.py) and calls the resolver only when it is missing."""
+    return getattr(resolve, PREFETCHED, False) is True
+
+
 def _prefetched_or(name: str, resolve: Callable[..., Any]) -> Callable[..., Any]:
     def resolve_prefetched(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
         found = source.prefetched.get(name, _MISSING)
         return resolve(source, info) if found is _MISSING else found
 
+    setattr(resolve_prefetched, PREFETCHED, True)
     return resolve_prefetched
