@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -134,12 +135,21 @@ async def progress_by_run(
 ) -> dict[str, Progress]:
     """Progress for (run id, total) pairs from one grouped count over probe results."""
     result = {run_id: Progress(total=total) for run_id, total in runs}
+    # One array parameter rather than an IN list of a parameter per run: the same statement
+    # text for every page size, which psycopg parses once and prepares.
+    ids = sa.literal(list(result), postgresql.ARRAY(sa.String))
     stmt = (
-        select(ProbeResult.run_id, ProbeResult.model_id, ProbeResult.status, sa.func.count())
-        .where(col(ProbeResult.run_id).in_(list(result)))
+        sa.select(
+            col(ProbeResult.run_id),
+            col(ProbeResult.model_id),
+            col(ProbeResult.status),
+            sa.func.count(),
+        )
+        .where(col(ProbeResult.run_id) == sa.any_(ids))
         .group_by(col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status))
     )
-    for run_id, model_id, status, count in (await session.exec(stmt)).all():
+    connection = await session.connection()
+    for run_id, model_id, status, count in (await connection.execute(stmt)).all():
         counts = result[run_id].by_model.setdefault(model_id, ModelCounts())
         if status == "SUCCESS":
             counts.completed += int(count)
