@@ -130,26 +130,28 @@ async def runs_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Run
     return {row.id: row for row in rows}
 
 
+# Built once, with one array parameter rather than an IN list of a parameter per run: the
+# same statement text for every page size, which psycopg parses once and prepares.
+_PROGRESS_BY_RUN = (
+    sa.select(
+        col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status), sa.func.count()
+    )
+    .where(
+        col(ProbeResult.run_id)
+        == sa.any_(sa.bindparam("run_ids", type_=postgresql.ARRAY(sa.String)))
+    )
+    .group_by(col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status))
+)
+
+
 async def progress_by_run(
     session: AsyncSession, runs: Sequence[tuple[str, int]]
 ) -> dict[str, Progress]:
     """Progress for (run id, total) pairs from one grouped count over probe results."""
     result = {run_id: Progress(total=total) for run_id, total in runs}
-    # One array parameter rather than an IN list of a parameter per run: the same statement
-    # text for every page size, which psycopg parses once and prepares.
-    ids = sa.literal(list(result), postgresql.ARRAY(sa.String))
-    stmt = (
-        sa.select(
-            col(ProbeResult.run_id),
-            col(ProbeResult.model_id),
-            col(ProbeResult.status),
-            sa.func.count(),
-        )
-        .where(col(ProbeResult.run_id) == sa.any_(ids))
-        .group_by(col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status))
-    )
     connection = await session.connection()
-    for run_id, model_id, status, count in (await connection.execute(stmt)).all():
+    found = await connection.execute(_PROGRESS_BY_RUN, {"run_ids": list(result)})
+    for run_id, model_id, status, count in found.all():
         counts = result[run_id].by_model.setdefault(model_id, ModelCounts())
         if status == "SUCCESS":
             counts.completed += int(count)
