@@ -6,9 +6,11 @@ transcripts with five scalar fields that is 5,000 such round trips, most of them
 that only read an attribute. Strawberry already marks those fields ("basic": no resolver, no
 permission, no extension); this context reads them with one `getattr` and one output coercion
 and sends every other field (resolvers, objects, lists, nulls, errors) down graphql-core's
-normal path, so the results and errors are exactly the same. The plan for a selection set is
-worked out once per request and reused for each object of a list; a list of objects whose
-selection is all such fields (a run's 1,000 transcripts) is completed in one loop, without
+normal path, so the results and errors are exactly the same. An object field read the same
+way (a basic attribute, or a value its list prefetched: app/graphql/prefetch.py) is completed
+inline too when it holds an object. The plan for a selection set is worked out once per
+request and reused for each object of a list; a list of objects whose selection is all such
+fields (a run's 1,000 transcripts, a page of runs) is completed in one loop, without
 graphql-core's five nested calls per item.
 
 Subscriptions: graphql-core runs each event on a shallow copy of the subscription's executor,
@@ -201,7 +203,7 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self, item_type: GraphQLOutputType, field_details_list: Any, path: Path, items: Any
     ) -> tuple[GraphQLObjectType, Any] | None:
         """The object type and fields of a list whose items are all present objects of one
-        type without `is_type_of`, selecting only plain leaves; else None."""
+        type without `is_type_of`, selecting only fields read off the source; else None."""
         object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of is not None:
             return None
@@ -299,7 +301,9 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return completed
 
 
+# `_read`'s answer for a field left to graphql-core's normal path.
 _SLOW = object()
+
 # (id(source), id(operation), variables) → (source, operation, result): the source and the
 # operation are kept alive beside the result so that their ids cannot be reused meanwhile.
 _shared: OrderedDict[tuple[int, int, str], tuple[Any, Any, Any]] = OrderedDict()
@@ -319,6 +323,8 @@ async def _merge_later(
         *awaitables, *([rest] if rest_awaits else []), return_exceptions=True
     )
     for (step, field_path), value in zip(pending, settled, strict=False):
+        if isinstance(value, BaseException) and not isinstance(value, Exception):
+            raise value  # cancelled: not a field error
         if isinstance(value, Exception):
             executor.handle_field_error(
                 value, step.return_type, step.field_details_list, field_path
