@@ -113,10 +113,23 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            class_=AsyncSession,
+            expire_on_commit=False,
+        )
 
     def new_session(self) -> AsyncSession:
-        """A session the caller closes (see `RequestSession`)."""
+        """A session the caller closes."""
         return self._sessions()
+
+    def new_reader(self) -> AsyncSession:
+        """A session for reads only, that the caller closes (see `RequestSession`). Each
+        statement is its own transaction, as in `autocommit`: a request's reads save the BEGIN
+        and ROLLBACK round trips, and see what they would in a transaction (READ COMMITTED
+        takes a snapshot per statement). Without the ROLLBACK, psycopg keeps the statements
+        it prepared on the connection from one request to the next."""
+        return self._readers()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

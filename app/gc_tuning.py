@@ -1,4 +1,5 @@
-"""Garbage-collector settings for the long-running processes (`serve` and the workers).
+"""Garbage-collector settings for the long-running processes (`serve`, once it listens, and
+the workers).
 
 Profiled under load (issue 14, py-spy --native on a worker at 256 probes in flight), CPython's
 cyclic collector took two thirds of a worker's CPU: with the default thresholds it ran a

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -216,9 +217,16 @@ async def get_scenario(session: AsyncSession, scenario_id: str) -> Scenario | No
 # Batch loads (DataLoaders) -----------------------------------------------------------------
 
 
+# Built once (every page of runs reads its definitions): one array parameter, so the same
+# statement text whatever the number of ids.
+_DEFINITIONS_BY_ID = select(Definition).where(
+    col(Definition.id) == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
+)
+
+
 async def definitions_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Definition]:
     """Definitions by id, soft-deleted included: runs and forks keep pointing at them."""
-    rows = (await session.exec(select(Definition).where(col(Definition.id).in_(ids)))).all()
+    rows = (await session.exec(_DEFINITIONS_BY_ID, params={"ids": list(ids)})).all()
     return {row.id: row for row in rows}
 
 

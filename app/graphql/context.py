@@ -27,7 +27,8 @@ class RequestSession:
 
     A request's loaders fire concurrently; giving each batch its own pooled connection costs
     a checkout, a liveness ping and a rollback per batch, more than the query itself. One
-    session per request, handed out under a lock, costs those once. A websocket connection
+    session per request, handed out under a lock, costs those once; it reads in autocommit
+    (`Database.new_reader`), so a request has no BEGIN or ROLLBACK either. A websocket connection
     lives for hours, so there (`shared=False`) each use gets its own short session instead.
 
     Never await a loader while holding `use()`: the loader needs the same lock.
@@ -47,7 +48,7 @@ class RequestSession:
             return
         async with self._lock:
             if self._session is None:
-                self._session = self._db.new_session()
+                self._session = self._db.new_reader()
             yield self._session
 
     async def close(self) -> None:

@@ -68,8 +68,8 @@ class Loaders:
 def now_or_later(loaded: Awaitable[V], convert: Callable[[V], R]) -> R | Awaitable[R]:
     """`convert(value)` at once when the loader already holds the value, else an awaitable.
 
-    A list resolver that looks ahead primes the loaders for all its rows in one batch; the
-    fields below it then resolve synchronously instead of scheduling a task per row.
+    A value loaded earlier in the request, or primed by a list's prefetch
+    (app/graphql/prefetch.py), then resolves synchronously instead of scheduling a task.
     """
     if isinstance(loaded, asyncio.Future) and loaded.done() and loaded.exception() is None:
         return convert(loaded.result())

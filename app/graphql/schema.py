@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext
 
 from app.comparison.graphql import ComparisonQuery
 from app.definitions.graphql import DefinitionMutation, DefinitionQuery
-from app.graphql import errors
+from app.graphql import errors, prefetch
 from app.graphql.docs import describe
 from app.graphql.executor import BasicFieldsExecutionContext
 from app.graphql.limits import query_limits_rule
@@ -98,6 +98,7 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 5000, max_cost: int =
         ],
     )
     describe(built._schema)
+    prefetch.install(built._schema)
     return built
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -129,17 +130,28 @@ async def runs_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Run
     return {row.id: row for row in rows}
 
 
+# Built once, with one array parameter rather than an IN list of a parameter per run: the
+# same statement text for every page size, which psycopg parses once and prepares.
+_PROGRESS_BY_RUN = (
+    sa.select(
+        col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status), sa.func.count()
+    )
+    .where(
+        col(ProbeResult.run_id)
+        == sa.any_(sa.bindparam("run_ids", type_=postgresql.ARRAY(sa.String)))
+    )
+    .group_by(col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status))
+)
+
+
 async def progress_by_run(
     session: AsyncSession, runs: Sequence[tuple[str, int]]
 ) -> dict[str, Progress]:
     """Progress for (run id, total) pairs from one grouped count over probe results."""
     result = {run_id: Progress(total=total) for run_id, total in runs}
-    stmt = (
-        select(ProbeResult.run_id, ProbeResult.model_id, ProbeResult.status, sa.func.count())
-        .where(col(ProbeResult.run_id).in_(list(result)))
-        .group_by(col(ProbeResult.run_id), col(ProbeResult.model_id), col(ProbeResult.status))
-    )
-    for run_id, model_id, status, count in (await session.exec(stmt)).all():
+    connection = await session.connection()
+    found = await connection.execute(_PROGRESS_BY_RUN, {"run_ids": list(result)})
+    for run_id, model_id, status, count in found.all():
         counts = result[run_id].by_model.setdefault(model_id, ModelCounts())
         if status == "SUCCESS":
             counts.completed += int(count)

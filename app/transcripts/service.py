@@ -26,7 +26,7 @@ async def get_transcript(session: AsyncSession, transcript_id: str) -> Transcrip
 
 # What a transcript page always reads, whatever was selected: keys for grouping and for the
 # resolvers that follow a transcript to its run and scenario.
-KEY_COLUMNS = frozenset({"id", "run_id", "scenario_id", "model_id", "created_at"})
+KEY_COLUMNS = frozenset({"id", "run_id", "scenario_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +47,23 @@ async def transcripts_by_run(
     """
     table = Transcript.__table__  # type: ignore[attr-defined]
     wanted = [c for c in table.c if query.columns is None or c.name in query.columns | KEY_COLUMNS]
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=table.c.run_id, order_by=(table.c.created_at, table.c.id))
-        .label("rank")
-    )
-    inner = sa.select(*wanted, rank).where(
-        table.c.run_id.in_(run_ids), table.c.deleted_at.is_(None)
-    )
+    inner = sa.select(*wanted).where(table.c.run_id.in_(run_ids), table.c.deleted_at.is_(None))
     if query.model_id is not None:
         inner = inner.where(table.c.model_id == query.model_id)
-    sub = inner.subquery()
-    stmt = sa.select(*(sub.c[c.name] for c in wanted)).where(sub.c.rank > query.offset)
-    if query.limit is not None:
-        stmt = stmt.where(sub.c.rank <= query.offset + query.limit)
+    if query.limit is None and query.offset == 0:
+        # Every transcript (ValueRank's GetRun): no page to cut, so no window to rank them by.
+        stmt = inner.order_by(table.c.run_id, table.c.created_at, table.c.id)
+    else:
+        rank = sa.func.row_number().over(
+            partition_by=table.c.run_id, order_by=(table.c.created_at, table.c.id)
+        )
+        sub = inner.add_columns(rank.label("rank")).subquery()
+        stmt = sa.select(*(sub.c[c.name] for c in wanted)).where(sub.c.rank > query.offset)
+        if query.limit is not None:
+            stmt = stmt.where(sub.c.rank <= query.offset + query.limit)
+        stmt = stmt.order_by(sub.c.run_id, sub.c.rank)
     connection = await session.connection()
-    result = await connection.execute(stmt.order_by(sub.c.run_id, sub.c.rank))
+    result = await connection.execute(stmt)
     names = [c.name for c in wanted]
     grouped: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
     for row in result.all():

@@ -72,7 +72,9 @@ class RunQuery:
         if row is None:
             return None
         info.context.touch(tables.Run, row.id)
-        return Run.from_row(row)
+        run = Run.from_row(row)
+        await Run.prefetch(info, [run])
+        return run
 
     @paged_field(RUN_PAGE)
     async def runs(

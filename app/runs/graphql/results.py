@@ -44,11 +44,12 @@ class RunProgress:
 
     @classmethod
     def from_progress(cls, progress: Progress) -> RunProgress:
+        completed, failed = progress.completed, progress.failed  # each a sum: once per page row
         return cls(
             total=progress.total,
-            completed=progress.completed,
-            failed=progress.failed,
-            percent_complete=progress.percent_complete,
+            completed=completed,
+            failed=failed,
+            percent_complete=percent_complete(progress.total, completed + failed),
             by_model=[
                 ByModelProgress(model_id=m, completed=c.completed, failed=c.failed)
                 for m, c in sorted(progress.by_model.items())
