@@ -137,7 +137,6 @@ async def _serve(settings: Settings) -> int:
             await serving
             return 1
         await asyncio.sleep(0.05)
-    gc_tuning.tune_for_service()  # start-up is over: the schema and metadata live on
     port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
     gc_tuning.tune_for_service()  # started: what it built lives as long as the process
     _print_addresses(f"http://{settings.host}:{port}", app.state.runtime.admin_key)
