@@ -1,5 +1,5 @@
 """startRun of 10,000 and 100,000 slots through GraphQL, beside a same-run COPY of the same
-number of job rows into procrastinate_jobs (triggers included): the limit. Target: within 2x."""
+number of job rows into procrastinate_jobs (triggers included): the limit. Target: within 1.2x at 100,000 slots (issue 14)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ async def run() -> None:
                     ours.seconds,
                     limit,
                     "s",
-                    "<= 2x",
+                    "<= 1.2x",
                     f"{slots / ours.seconds:,.0f} jobs/s vs COPY {slots / limit:,.0f} jobs/s",
                 )
 
