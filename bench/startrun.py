@@ -1,5 +1,6 @@
 """startRun of 10,000 and 100,000 slots through GraphQL, beside a same-run COPY of the same
-number of job rows into procrastinate_jobs (triggers included): the limit. Target: within 1.2x at 100,000 slots (issue 14)."""
+number of job rows into procrastinate_jobs (triggers included): the limit. Target: within 1.2x
+(issue 14)."""
 
 from __future__ import annotations
 
