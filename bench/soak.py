@@ -69,6 +69,7 @@ TICK_SECONDS = 1.0  # how often ended runs are replaced
 DRAIN_SECONDS = 300.0  # for the runs in flight at the end to finish
 SLOPE_MB_PER_MIN = 1.0
 CONNECTION_SLACK = 2
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d ")  # a new log line ends the traceback before it
 LOGGED_ERROR = re.compile(r"\S+ \S+ (?:ERROR|CRITICAL) ")
 VARYING = re.compile(r"[0-9a-f]{8,}|\d+")  # ids, times, counts: errors of a kind differ there
 ACTIVE = re.compile(r'^valuerank_subscriptions_active\{field="runProgress"\} (\S+)$', re.M)
@@ -326,16 +327,20 @@ def output_to(path: Path) -> Iterator[None]:
 
 
 def logged_errors(*logs: Path) -> list[str]:
-    """ERROR and CRITICAL lines, and each traceback's last line (the exception)."""
+    """ERROR and CRITICAL lines, each with its traceback's exceptions."""
     found = []
     for log in logs:
-        traceback = False
+        in_traceback = False
         for line in log.read_text(errors="replace").splitlines():
-            if traceback and not line.startswith(" "):
-                found.append(f"{log.name}: traceback: {line}")
-            traceback = line.startswith("Traceback ")
-            if LOGGED_ERROR.match(line):
-                found.append(f"{log.name}: {line}")
+            if LOG_LINE.match(line):
+                in_traceback = False
+                if LOGGED_ERROR.match(line):
+                    found.append(f"{log.name}: {line}")
+            elif line.startswith("Traceback "):
+                in_traceback = True
+            elif in_traceback and line and not line.startswith((" ", "During ", "The above ")):
+                # Each exception of the chain, on the ERROR line that logged it.
+                found[-1:] = [f"{found[-1]} | {line}" if found else f"{log.name}: {line}"]
     return found
 
 
