@@ -140,11 +140,16 @@ class ProbeResult(SQLModel, table=True):
     completed_at: datetime | None = timestamp_field()
 
     __table_args__ = (
+        # The one index that starts with run_id (migration 0013 says why).
         sa.UniqueConstraint(
-            "run_id", "scenario_id", "model_id", "sample_index", name="uq_probe_results_slot"
+            "run_id",
+            "scenario_id",
+            "model_id",
+            "sample_index",
+            name="uq_probe_results_slot",
+            postgresql_include=["status"],
         ),
         check_in("status", PROBE_STATUSES, "ck_probe_results_status"),
-        sa.Index("ix_probe_results_run_status_model", "run_id", "status", "model_id"),
     )
 
 
