@@ -97,8 +97,8 @@ async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
 
 
 def _summarize_transient(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A job whose status could not be saved during an outage leaves an unretrieved task error;
-    recovery retries that job, so one line says so instead of a traceback per job."""
+    """A task that fails with a transient database error during an outage (its job's end is
+    retried until saved, workers/app.py) gets one line instead of a traceback."""
     exc = context.get("exception")
     if isinstance(exc, BaseException) and is_transient(exc):
         log.info("database unavailable while finishing a job (%s)", describe(exc))

@@ -18,16 +18,16 @@ goes Strawberry's way instead, so its errors are formatted, coded and logged as 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
+from app.graphql.executor import SharedByState, variables_key
+
 RENDERINGS = 512
 
-# (id(source), id(operation), variables) → (source, operation, payload JSON): the source and
-# the operation are kept beside the payload so that their ids cannot be reused meanwhile.
-_rendered: OrderedDict[tuple[int, int, str], tuple[Any, Any, str]] = OrderedDict()
+# The `next` payloads' JSON, one per state, operation and variables.
+_rendered = SharedByState(RENDERINGS)
 
 
 class Sink:
@@ -50,7 +50,7 @@ class Sink:
         if self._executor is None:
             # A copy without the first event, which refers to this sink: no cycle to collect.
             self._executor = executor.build_per_event_executor(None)
-            self._variables = repr(sorted(executor.variable_values.coerced.items()))
+            self._variables = variables_key(executor)
 
     async def send(self, source: object, event: Callable[[], object]) -> bool:
         """Send the state `source` (`event()` builds the root value, only if no other
@@ -87,17 +87,14 @@ def reset_sink(token: Any) -> None:
 async def _render(
     executor: Any, variables: str, source: object, event: Callable[[], object]
 ) -> str | None:
-    key = (id(source), id(executor.operation), variables)
-    found = _rendered.get(key)
-    if found is not None and found[0] is source and found[1] is executor.operation:
-        return found[2]
+    found: str | None = _rendered.get(source, executor.operation, variables)
+    if found is not None:
+        return found
     result = executor.build_per_event_executor(event()).execute_operation(False)
     if executor.is_awaitable(result):
         result = await result
     if result.errors:
         return None
     payload = json.dumps({"data": result.data}, separators=(",", ":"))
-    _rendered[key] = (source, executor.operation, payload)
-    if len(_rendered) > RENDERINGS:
-        _rendered.popitem(last=False)
+    _rendered.put(source, executor.operation, variables, payload)
     return payload

@@ -93,15 +93,13 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         sink = getattr(self.root_value, "sink", None)
         if sink is not None:  # app/graphql/broadcast.py: it renders this operation's later events
             sink.adopt(self)
-        key = (id(source), id(self.operation), repr(sorted(self.variable_values.coerced.items())))
-        found = _shared.get(key)
-        if found is not None and found[0] is source and found[1] is self.operation:
-            return found[2]
+        variables = variables_key(self)
+        found = _shared.get(source, self.operation, variables)
+        if found is not None:
+            return found
         result = super().execute_operation(serially)
         if not self.is_awaitable(result) and not getattr(result, "errors", None):
-            _shared[key] = (source, self.operation, result)
-            if len(_shared) > SHARED_RESULTS:
-                _shared.popitem(last=False)
+            _shared.put(source, self.operation, variables, result)
         return result
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step] | None:
@@ -307,9 +305,35 @@ class BasicFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 # `_read`'s answer for a field left to graphql-core's normal path.
 _SLOW = object()
 
-# (id(source), id(operation), variables) → (source, operation, result): the source and the
-# operation are kept alive beside the result so that their ids cannot be reused meanwhile.
-_shared: OrderedDict[tuple[int, int, str], tuple[Any, Any, Any]] = OrderedDict()
+
+class SharedByState:
+    """What one state of a shared source gives for one operation and its variables, kept for
+    the latest `size` of them. Keyed by identity: the source and the operation are kept
+    beside each value, so that their ids cannot be reused while it is held."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[int, int, str], tuple[Any, Any, Any]] = OrderedDict()
+
+    def get(self, source: object, operation: object, variables: str) -> Any:
+        found = self._items.get((id(source), id(operation), variables))
+        if found is not None and found[0] is source and found[1] is operation:
+            return found[2]
+        return None
+
+    def put(self, source: object, operation: object, variables: str, value: Any) -> None:
+        self._items[(id(source), id(operation), variables)] = (source, operation, value)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+def variables_key(executor: Any) -> str:
+    """An executor's coerced variables, as one part of a `SharedByState` key."""
+    return repr(sorted(executor.variable_values.coerced.items()))
+
+
+# The results of shared sources' states (subscription events), for every subscriber.
+_shared = SharedByState(SHARED_RESULTS)
 
 
 async def _merge_later(
