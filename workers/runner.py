@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
@@ -26,6 +25,7 @@ from app.prometheus import JOBS
 from app.queue import jobs as queue
 from app.queue.controls import DispatchSwitch
 from workers.app import build_app
+from workers.loops import FetchLoop, QueueLoops, fetch_loops
 from workers.maintenance import MAINTENANCE_QUEUE
 from workers.runtime import WorkerRuntime
 from workers.steady import QUIET_LOGGERS, Outage, QuietTransient, SteadyWorker
@@ -67,7 +67,6 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
             common: dict[str, Any] = {
                 "wait": True,
                 "install_signal_handlers": False,
-                "fetch_job_polling_interval": settings.poll_seconds,
                 "abort_job_polling_interval": settings.poll_seconds,
                 "shutdown_graceful_timeout": 5.0,
                 "update_heartbeat_interval": max(1.0, settings.stalled_worker_seconds / 3),
@@ -82,28 +81,6 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
             logging.getLogger(name).removeFilter(quiet)
         await http.aclose()
         await db.dispose()
-
-
-# Jobs per fetch loop. Procrastinate's worker fetches one job at a time (a round trip each) and
-# only then starts it, so one loop with 128 slots kept about 40 jobs in flight at 1 s latency
-# (issue 14). Several loops per queue, each with its share of the slots, fetch side by side.
-FETCH_LOOP_SLOTS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class FetchLoop:
-    """One Procrastinate worker of a queue: its share of the queue's concurrency."""
-
-    queue: str
-    concurrency: int
-    index: int
-
-
-def fetch_loops(queue_name: str, concurrency: int) -> list[FetchLoop]:
-    """`concurrency` slots of a queue split over loops of at most FETCH_LOOP_SLOTS."""
-    count = -(-concurrency // FETCH_LOOP_SLOTS)
-    shares = [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
-    return [FetchLoop(queue_name, share, i) for i, share in enumerate(shares)]
 
 
 def _steady_workers(
@@ -125,6 +102,7 @@ def _steady_workers(
         *fetch_loops(queue.SUMMARIZE_QUEUE, settings.summary_concurrency),
         FetchLoop(MAINTENANCE_QUEUE, 1, 0),
     ]
+    groups = {plan.queue: QueueLoops(plan.queue) for plan in plans}
     return [
         SteadyWorker(
             app,
@@ -133,12 +111,15 @@ def _steady_workers(
                 **common,
                 "concurrency": plan.concurrency,
                 "name": f"{prefix}:{plan.queue}#{plan.index}",
-                # One loop per queue listens; the others look every poll_seconds when the
-                # queue ran dry (while it has jobs, every loop keeps fetching).
-                "listen_notify": plan.index == 0,
+                # The queue's first loop listens and polls; the others are woken when a job
+                # of the queue starts (workers/loops.py).
+                "listen_notify": plan.leads,
+                "fetch_job_polling_interval": plan.poll_seconds(settings.poll_seconds),
+                "worker_middleware": [*common["worker_middleware"], groups[plan.queue].middleware],
             },
             db=db,
             outage=outage,
+            loops=groups[plan.queue],
         )
         for plan in plans
     ]

@@ -27,6 +27,7 @@ from procrastinate.worker import Worker
 from app.backoff import Backoff
 from app.db import Database, describe, is_transient
 from app.queue import stalled
+from workers.loops import QueueLoops
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +97,26 @@ class SteadyWorker:
         *,
         db: Database,
         outage: Outage,
+        loops: QueueLoops | None = None,
     ) -> None:
         self.app = app
         self.queue_name = queue_name
         self.options = options
         self.db = db
         self.outage = outage
+        self.loops = loops
         self.restarts = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             worker = Worker(app=self.app, queues=[self.queue_name], **self.options)
-            failure = await self._run_once(worker, stop)
+            if self.loops is not None:
+                self.loops.join(worker)
+            try:
+                failure = await self._run_once(worker, stop)
+            finally:
+                if self.loops is not None:
+                    self.loops.leave(worker)
             if failure is None:
                 return
             self.outage.down(failure)

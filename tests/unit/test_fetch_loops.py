@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.runner import FETCH_LOOP_SLOTS, fetch_loops
+from workers.loops import FETCH_LOOP_SLOTS, fetch_loops
 
 
 @pytest.mark.parametrize("concurrency", [1, 8, 16, 17, 32, 33, 128, 129])
