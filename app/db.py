@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -92,6 +93,26 @@ POOL_SIZE = 10
 MAX_OVERFLOW = 10
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement and its parameters, for `Database.pipeline`."""
+
+    clause: sa.TextClause
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a statement of `Database.pipeline` did: the rows it counted and returned."""
+
+    rowcount: int
+    rows: list[tuple[Any, ...]]
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None without rows."""
+        return self.rows[0][0] if self.rows else None
+
+
 class Database:
     """One engine per process; sessions never outlive a request or a job."""
 
@@ -172,8 +193,70 @@ class Database:
             await undo(await task)
             raise
 
+    async def pipeline(
+        self, transaction: Sequence[Statement], then: Sequence[Statement] = ()
+    ) -> list[Done]:
+        """`transaction` in one transaction, then each of `then` on its own, after the commit
+        (so it sees everything committed before it), sent together and answered together: one
+        round trip (psycopg's pipeline mode) where a transaction and a look after it took one
+        per statement and two more for BEGIN and COMMIT (issue 14). Returns what each statement
+        did, in order. Raises the first error; nothing of `transaction` is then committed."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(raw, psycopg.AsyncConnection)
+            try:
+                return await _pipelined(raw, connection.dialect, transaction, then)
+            except BaseException:
+                if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    await asyncio.shield(raw.rollback())
+                raise
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _pipelined(
+    raw: psycopg.AsyncConnection[Any],
+    dialect: sa.Dialect,
+    transaction: Sequence[Statement],
+    then: Sequence[Statement],
+) -> list[Done]:
+    cursors: list[psycopg.AsyncCursor[Any]] = []
+    async with raw.pipeline():
+        await raw.execute("BEGIN")
+        for statement in transaction:
+            cursors.append(await _send(raw, dialect, statement))
+        await raw.execute("COMMIT")
+        for statement in then:
+            cursors.append(await _send(raw, dialect, statement))
+    return [
+        Done(cursor.rowcount, list(await cursor.fetchall()) if cursor.description else [])
+        for cursor in cursors
+    ]
+
+
+async def _send(
+    raw: psycopg.AsyncConnection[Any], dialect: sa.Dialect, statement: Statement
+) -> psycopg.AsyncCursor[Any]:
+    compiled = _compiled(statement.clause, dialect)
+    cursor = raw.cursor()
+    await cursor.execute(str(compiled), compiled.construct_params(dict(statement.params)))
+    return cursor
+
+
+_COMPILED: dict[tuple[int, str], tuple[sa.TextClause, Any]] = {}
+
+
+def _compiled(clause: sa.TextClause, dialect: sa.Dialect) -> Any:
+    """The clause in the driver's parameter style, compiled once per clause (the pipeline's
+    statements are module constants; the clause is kept with it so its id is not reused)."""
+    key = (id(clause), dialect.name)
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 256:  # a caller building clauses per call: stay bounded
+            _COMPILED.clear()
+        _COMPILED[key] = (clause, clause.compile(dialect=dialect))
+    return _COMPILED[key][1]
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import Database
+from app.db import Database, Statement
 
 # The tokens a call reserves before it starts: its prompts at about four characters a token, and
 # this allowance per reply (a reply is also re-sent as history with each later turn). Generous on
@@ -165,7 +165,13 @@ def estimate_tokens(
 async def finish(session: AsyncSession, lease: Lease, *, used_tokens: int | None = None) -> None:
     """Inside the transaction that stores the call's outcome; `used_tokens` settles the
     reservation (None keeps it: a failed call's usage is unknown)."""
-    await (await session.connection()).execute(_FINISH, {"id": lease.id, "used": used_tokens})
+    statement = finish_statement(lease, used_tokens=used_tokens)
+    await (await session.connection()).execute(statement.clause, statement.params)
+
+
+def finish_statement(lease: Lease, *, used_tokens: int | None = None) -> Statement:
+    """`finish` as a statement, for `Database.pipeline`."""
+    return Statement(_FINISH, {"id": lease.id, "used": used_tokens})
 
 
 async def release(db: Database, lease: Lease) -> None:

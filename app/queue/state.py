@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import Statement
 from app.queue.jobs import PROBE_TASK
 
 
@@ -82,32 +83,39 @@ async def live_probe_jobs(session: AsyncSession, run_id: str) -> Sequence[Any]:
     )
 
 
+_OPEN_PROBE_JOB = sa.text(
+    """
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE (j.args->>'runId') = :run AND j.status IN ('todo', 'doing')
+      AND j.task_name = :task AND j.id <> ALL(CAST(:jobs AS bigint[]))
+      AND NOT EXISTS (
+        SELECT 1 FROM llm_providers s
+        WHERE s.suspended_at IS NOT NULL AND j.queue_name = 'probe_' || s.name)
+      AND NOT EXISTS (
+        SELECT 1 FROM probe_results p
+        WHERE p.run_id = :run AND p.scenario_id = j.args->>'scenarioId'
+          AND p.model_id = j.args->>'modelId'
+          AND p.sample_index = (j.args->>'sampleIndex')::int)
+    LIMIT 1
+    """
+)
+
+
 async def has_open_probe_job(session: AsyncSession, run_id: str, *, other_than: int | None) -> bool:
     """Whether a live probe job of the run (other than the caller's) has a slot with no result.
     Stops at the first one, so it is cheap while a run has open slots. A job on a suspended
     provider's queue does not count: it will not call, so the run must not wait for it."""
+    statement = open_probe_job(run_id, other_than=[] if other_than is None else [other_than])
     found = (
-        await (await session.connection()).execute(
-            sa.text(
-                """
-            SELECT 1 FROM procrastinate_jobs j
-            WHERE (j.args->>'runId') = :run AND j.status IN ('todo', 'doing')
-              AND j.task_name = :task AND j.id IS DISTINCT FROM CAST(:job AS bigint)
-              AND NOT EXISTS (
-                SELECT 1 FROM llm_providers s
-                WHERE s.suspended_at IS NOT NULL AND j.queue_name = 'probe_' || s.name)
-              AND NOT EXISTS (
-                SELECT 1 FROM probe_results p
-                WHERE p.run_id = :run AND p.scenario_id = j.args->>'scenarioId'
-                  AND p.model_id = j.args->>'modelId'
-                  AND p.sample_index = (j.args->>'sampleIndex')::int)
-            LIMIT 1
-            """
-            ),
-            {"run": run_id, "task": PROBE_TASK, "job": other_than},
-        )
+        await (await session.connection()).execute(statement.clause, statement.params)
     ).one_or_none()
     return found is not None
+
+
+def open_probe_job(run_id: str, *, other_than: Sequence[int]) -> Statement:
+    """`has_open_probe_job` as a statement (for `Database.pipeline`), other than several jobs:
+    it returns a row when one is open."""
+    return Statement(_OPEN_PROBE_JOB, {"run": run_id, "task": PROBE_TASK, "jobs": list(other_than)})
 
 
 async def stalled_models_by_run(

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import Database
+from app.db import Database, Statement
 from app.llm import costs
 from app.prometheus import SPEND
 
@@ -107,9 +107,20 @@ async def settle(
     usage: Usage | None = None,
     error_code: str | None = None,
 ) -> None:
-    """The call's outcome and cost, in the transaction that stores the outcome. Without usage
-    from the vendor the cost is the call's reservation, flagged estimated: a spend figure
-    that errs high is the safe side of a cap."""
+    """The call's outcome and cost, in the transaction that stores the outcome (see
+    `settle_statement`)."""
+    statement, cost = settle_statement(call, outcome, usage=usage, error_code=error_code)
+    settled = await (await session.connection()).execute(statement.clause, statement.params)
+    if settled.rowcount == 1:
+        _count_once_committed(session, call, cost)
+
+
+def settle_statement(
+    call: Call, outcome: Outcome, *, usage: Usage | None = None, error_code: str | None = None
+) -> tuple[Statement, float]:
+    """The statement settling the call, and its cost. Without usage from the vendor the cost
+    is the call's reservation, flagged estimated: a spend figure that errs high is the safe
+    side of a cap. Once it has committed having settled the row (rowcount 1), `count_spend`."""
     reported = usage is not None and (usage.input_tokens or usage.output_tokens)
     cost = (
         costs.call_cost(usage.input_tokens, usage.output_tokens, call.prices)
@@ -125,9 +136,12 @@ async def settle(
         "cost": cost,
         "estimated": not reported,
     }
-    settled = await (await session.connection()).execute(_SETTLE, params)
-    if settled.rowcount == 1:
-        _count_once_committed(session, call, cost)
+    return Statement(_SETTLE, params), cost
+
+
+def count_spend(call: Call, cost: float) -> None:
+    """valuerank_spend_usd_total, for a settlement that has committed."""
+    SPEND.labels(call.provider_id, call.purpose.lower()).inc(cost)
 
 
 def _count_once_committed(session: AsyncSession, call: Call, cost: float) -> None:
@@ -135,7 +149,7 @@ def _count_once_committed(session: AsyncSession, call: Call, cost: float) -> Non
     was never spent as far as the ledger knows)."""
 
     def counted(_: Any) -> None:
-        SPEND.labels(call.provider_id, call.purpose.lower()).inc(cost)
+        count_spend(call, cost)
 
     sa.event.listen(session.sync_session, "after_commit", counted, once=True)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
-from app.db import new_id
+from app.db import Statement, new_id
 from app.llm import costs
 from app.runs import state
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
@@ -31,6 +31,19 @@ async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> A
     return await (await session.connection()).execute(sa.text(sql), params)
 
 
+_STORE_SUCCESS = sa.text(
+    """
+    SELECT vr_store_success(
+        CAST(:run AS text), CAST(:scenario AS text), CAST(:model AS text),
+        CAST(:sample AS integer), CAST(:id AS text), CAST(:version AS text),
+        CAST(:content AS jsonb), CAST(:turns AS integer), CAST(:input AS integer),
+        CAST(:output AS integer), CAST(:duration AS integer),
+        CAST(:cost AS double precision), CAST(:dimensions AS jsonb),
+        CAST(:reused_from AS text), CAST(:retries AS integer), CAST(:result_id AS text))
+    """
+)
+
+
 async def store_success(
     session: AsyncSession,
     plan: SlotPlan,
@@ -39,28 +52,29 @@ async def store_success(
     attempts: int,
     reused_from: str | None = None,
 ) -> str | None:
-    """The transcript and the SUCCESS result (`vr_store_success`, migration 0012: the shared
-    lock, the frozen-run check, both rows and the event in one round trip); None for a
-    duplicate or a run that no longer takes outcomes. With `reused_from`, a copy of that
-    earlier transcript: no call was made, so it costs nothing. The caller advances the run
-    once this has committed."""
+    """The transcript and the SUCCESS result (`success_statement`), in the caller's
+    transaction; the caller advances the run once this has committed."""
+    statement = success_statement(plan, outcome, attempts=attempts, reused_from=reused_from)
+    stored = await (await session.connection()).execute(statement.clause, statement.params)
+    transcript_id = stored.scalar_one()
+    return None if transcript_id is None else str(transcript_id)
+
+
+def success_statement(
+    plan: SlotPlan, outcome: SlotOutcome, *, attempts: int, reused_from: str | None = None
+) -> Statement:
+    """`vr_store_success` (migration 0012: the shared lock, the frozen-run check, both rows
+    and the event in one statement). It returns the transcript's id, or null for a duplicate
+    or a run that no longer takes outcomes. With `reused_from`, a copy of that earlier
+    transcript: no call was made, so it costs nothing."""
     job = plan.job
     cost = (
         0.0
         if reused_from is not None
         else costs.call_cost(outcome.input_tokens, outcome.output_tokens, plan.prices)
     )
-    stored = await _execute(
-        session,
-        """
-        SELECT vr_store_success(
-            CAST(:run AS text), CAST(:scenario AS text), CAST(:model AS text),
-            CAST(:sample AS integer), CAST(:id AS text), CAST(:version AS text),
-            CAST(:content AS jsonb), CAST(:turns AS integer), CAST(:input AS integer),
-            CAST(:output AS integer), CAST(:duration AS integer),
-            CAST(:cost AS double precision), CAST(:dimensions AS jsonb),
-            CAST(:reused_from AS text), CAST(:retries AS integer), CAST(:result_id AS text))
-        """,
+    return Statement(
+        _STORE_SUCCESS,
         {
             "run": job.run_id,
             "scenario": job.scenario_id,
@@ -80,8 +94,6 @@ async def store_success(
             "result_id": new_id(),
         },
     )
-    transcript_id = stored.scalar_one()
-    return None if transcript_id is None else str(transcript_id)
 
 
 async def accepts(session: AsyncSession, run_id: str) -> bool:

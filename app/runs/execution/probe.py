@@ -18,7 +18,7 @@ from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
 from app.runs import budget, ledger, state
-from app.runs.execution import admit, gate, outcome, reuse, slot
+from app.runs.execution import admit, commit, gate, outcome, reuse, slot
 from app.runs.execution.slot import SlotJob, SlotOutcome, SlotPlan
 
 log = logging.getLogger(__name__)
@@ -207,15 +207,8 @@ async def _call(
             stored = True
             await state.advance_after_outcome(db, plan.job.run_id, job_id=job_id)
             return "failed"
-        async with db.transaction() as session:
-            usage = ledger.Usage(reply.input_tokens, reply.output_tokens)
-            await ledger.settle(session, call, ledger.Outcome.SUCCESS, usage=usage)
-            transcript = await outcome.store_success(session, plan, reply, attempts=attempts)
-            await limits.finish(
-                session, lease, used_tokens=reply.input_tokens + reply.output_tokens
-            )
+        transcript = await _store_success(db, started, reply, job_id=job_id, attempts=attempts)
         stored = True
-        await state.advance_after_outcome(db, plan.job.run_id, job_id=job_id)
         return "stored" if transcript else "duplicate"
     finally:
         if not stored:
@@ -223,6 +216,36 @@ async def _call(
             # paid. A row the retry settled already stays as it is.
             await asyncio.shield(limits.release(db, lease))
             await ledger.settle_alone(db, call, ledger.Outcome.ABORTED)
+
+
+async def _store_success(
+    db: Database, started: _Started, reply: SlotOutcome, *, job_id: int | None, attempts: int
+) -> str | None:
+    """The call's ledger row, the transcript and result and the lease's end in one
+    transaction, committed with the other outcomes ready meanwhile (`commit.Committer`); then
+    the run's advance when no other probe job of it is open. Returns the transcript's id."""
+    usage = ledger.Usage(reply.input_tokens, reply.output_tokens)
+    settling, cost = ledger.settle_statement(started.call, ledger.Outcome.SUCCESS, usage=usage)
+    run_id = started.plan.job.run_id
+    committed = await commit.committer_for(db).commit(
+        [
+            settling,
+            outcome.success_statement(started.plan, reply, attempts=attempts),
+            limits.finish_statement(
+                started.lease, used_tokens=reply.input_tokens + reply.output_tokens
+            ),
+        ],
+        run_id=run_id,
+        job_id=job_id,
+    )
+    settled, transcript, _ = committed.done
+    if settled.rowcount == 1:
+        ledger.count_spend(started.call, cost)
+    if not committed.others_open:
+        async with db.transaction() as session:
+            await state.advance(session, run_id, job_id=job_id)
+    transcript_id = transcript.scalar()
+    return None if transcript_id is None else str(transcript_id)
 
 
 async def _settle_retry(
