@@ -47,11 +47,15 @@ CONNECT_TIMEOUT_SECONDS = 5
 async def publish(session: AsyncSession, run_id: str, event: str, **fields: Any) -> None:
     """A run event, delivered to listeners when this transaction commits. Ids and counts only
     (NOTIFY's payload limit is 8000 bytes)."""
-    payload = json.dumps({"runId": run_id, "event": event, **fields}, separators=(",", ":"))
     await (await session.connection()).execute(
         sa.text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": RUN_EVENTS, "payload": payload},
+        {"channel": RUN_EVENTS, "payload": payload(run_id, event, **fields)},
     )
+
+
+def payload(run_id: str, event: str, **fields: Any) -> str:
+    """A run event's NOTIFY payload on RUN_EVENTS (for a statement that notifies itself)."""
+    return json.dumps({"runId": run_id, "event": event, **fields}, separators=(",", ":"))
 
 
 def api_key_topic(key_id: str) -> str:

@@ -105,16 +105,16 @@ async def has_open_probe_job(session: AsyncSession, run_id: str, *, other_than: 
     """Whether a live probe job of the run (other than the caller's) has a slot with no result.
     Stops at the first one, so it is cheap while a run has open slots. A job on a suspended
     provider's queue does not count: it will not call, so the run must not wait for it."""
-    statement = open_probe_job(run_id, other_than=[] if other_than is None else [other_than])
+    statement = open_probe_job(run_id, [] if other_than is None else [other_than])
     found = (
         await (await session.connection()).execute(statement.clause, statement.params)
     ).one_or_none()
     return found is not None
 
 
-def open_probe_job(run_id: str, *, other_than: Sequence[int]) -> Statement:
+def open_probe_job(run_id: str, other_than: Sequence[int]) -> Statement:
     """`has_open_probe_job` as a statement (for `Database.pipeline`), other than several jobs:
-    it returns a row when one is open."""
+    it returns a row when one is open (a group commit's look, app/runs/execution/commit.py)."""
     return Statement(_OPEN_PROBE_JOB, {"run": run_id, "task": PROBE_TASK, "jobs": list(other_than)})
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import pubsub
-from app.db import Database
+from app.db import Database, Statement
 from app.queue import jobs as queue
 from app.queue import state as queue_state
 
@@ -35,6 +35,15 @@ async def lock_run(session: AsyncSession, run_id: str) -> None:
 
 def _advance_lock_sql(mode: str) -> str:
     return f"SELECT {mode}(hashtext('vr-run-advance'), hashtext(CAST(:run AS text)))"
+
+
+_LOCK_SHARED = sa.text(_advance_lock_sql("pg_advisory_xact_lock_shared"))
+
+
+def lock_shared_statement(run_id: str) -> Statement:
+    """`lock_run_shared` as a statement, for `Database.pipeline`: the statements after it in
+    its transaction read with snapshots taken once it is held."""
+    return Statement(_LOCK_SHARED, {"run": run_id})
 
 
 async def lock_run_shared(session: AsyncSession, run_id: str) -> None:
@@ -148,6 +157,22 @@ async def queue_summaries(session: AsyncSession, run_id: str) -> int:
         .all()
     )
     return await queue.defer_summaries(session, run_id=run_id, transcript_ids=list(ids))
+
+
+_PENDING_SUMMARY = sa.text(
+    """
+    SELECT 1 FROM transcripts
+    WHERE run_id = :run AND deleted_at IS NULL AND summary_status = 'PENDING'
+    LIMIT 1
+    """
+)
+
+
+def pending_summary(run_id: str, _jobs: object = ()) -> Statement:
+    """Returns a row while a live transcript of the run waits for its summary: a summary's
+    look once its decision has committed (app/runs/execution/commit.py). The last one to
+    commit sees none and finishes the run (`finish_summaries`)."""
+    return Statement(_PENDING_SUMMARY, {"run": run_id})
 
 
 async def finish_summaries(session: AsyncSession, run_id: str) -> bool:

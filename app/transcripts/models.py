@@ -58,6 +58,12 @@ class Transcript(SQLModel, table=True):
             postgresql_where=sa.text("deleted_at IS NULL"),
         ),
         sa.Index("ix_transcripts_run_model_created", "run_id", "model_id", "created_at"),
+        # The look after each summary: does any transcript of the run still wait (0014).
+        sa.Index(
+            "ix_transcripts_pending_summary",
+            "run_id",
+            postgresql_where=sa.text("summary_status = 'PENDING' AND deleted_at IS NULL"),
+        ),
         # The maintenance job's content expiry (runs/lifecycle/retention.py): transcripts whose
         # conversation is still there, undated (null) or by when it expires.
         sa.Index(

@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import Database
+from app import pubsub
+from app.db import Database, Statement
 from app.transcripts.decision import Decision, parse_transcript
 
 MAX_WORDS = 50
@@ -31,7 +32,7 @@ class PendingSummary:
 
 async def pending(db: Database, transcript_id: str) -> PendingSummary | None:
     """The transcript to summarize, or None when it is gone or already summarized."""
-    async with db.session() as session:
+    async with db.autocommit() as session:  # a read: no BEGIN and ROLLBACK round trips
         row = (
             await (await session.connection()).execute(
                 sa.text(
@@ -80,15 +81,54 @@ async def store_decision(
             WHERE id = :id AND summary_status <> 'SUMMARIZED'
             """
         ),
+        _decision_params(summary, decision_text, duration_ms, failed),
+    )
+
+
+# The decision, for a run that still takes it (neither cancelled nor deleted: frozen), and
+# its event. Read with a snapshot taken after the run's advance lock is held, shared (the
+# statement before it in the transaction, app/runs/state.py: lock_shared_statement).
+_STORE_DECISION = sa.text(
+    """
+    WITH stored AS (
+        UPDATE transcripts SET decision_code = :code, decision_text = :text,
+               decision_metadata = CAST(:metadata AS jsonb), summary_status = :status,
+               summarized_at = now(), summarize_duration_ms = :duration
+        WHERE id = :id AND summary_status <> 'SUMMARIZED'
+          AND EXISTS (SELECT 1 FROM runs r WHERE r.id = :run AND r.status <> 'CANCELLED'
+                                              AND r.deleted_at IS NULL)
+        RETURNING id)
+    SELECT pg_notify(:channel, :event) FROM stored
+    """
+)
+
+
+def decision_statement(
+    summary: PendingSummary, *, decision_text: str | None, duration_ms: int, failed: bool
+) -> Statement:
+    """`store_decision` and its event as one statement, for a frozen run nothing."""
+    return Statement(
+        _STORE_DECISION,
         {
-            "id": summary.transcript_id,
-            "code": summary.decision.code,
-            "text": decision_text,
-            "metadata": json.dumps(summary.decision.metadata()),
-            "status": "FAILED" if failed else "SUMMARIZED",
-            "duration": duration_ms,
+            **_decision_params(summary, decision_text, duration_ms, failed),
+            "run": summary.run_id,
+            "channel": pubsub.RUN_EVENTS,
+            "event": pubsub.payload(summary.run_id, "summary", transcriptId=summary.transcript_id),
         },
     )
+
+
+def _decision_params(
+    summary: PendingSummary, decision_text: str | None, duration_ms: int, failed: bool
+) -> dict[str, Any]:
+    return {
+        "id": summary.transcript_id,
+        "code": summary.decision.code,
+        "text": decision_text,
+        "metadata": json.dumps(summary.decision.metadata()),
+        "status": "FAILED" if failed else "SUMMARIZED",
+        "duration": duration_ms,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +143,7 @@ class Summarizer:
 
 async def summarizer(db: Database, model_id: str) -> Summarizer:
     """The configured summarizer model; LookupError when it is not in the catalog."""
-    async with db.session() as session:
+    async with db.autocommit() as session:  # a read: no BEGIN and ROLLBACK round trips
         row = (
             await (await session.connection()).execute(
                 sa.text(

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import Database, Done, Statement, new_id
+from app.queue.state import open_probe_job
 from app.runs.execution.commit import Committer
 
 INSERT = sa.text("INSERT INTO group_commit_probe (k) VALUES (:k)")
@@ -68,7 +69,7 @@ async def test_a_failing_statement_commits_nothing_of_its_transaction(
 async def test_outcomes_ready_together_commit_in_one_round_trip(
     counting: CountingDatabase,
 ) -> None:
-    committer = Committer(counting)
+    committer = Committer(counting, open_probe_job)
     run = new_id()
     # Every commit() below is queued before the flushing task first runs (asyncio runs ready
     # tasks in order), so the twenty outcomes make one batch.
@@ -83,7 +84,7 @@ async def test_outcomes_ready_together_commit_in_one_round_trip(
 
 async def test_a_faulty_outcome_fails_alone(counting: CountingDatabase) -> None:
     await counting.pipeline([insert("taken")])
-    committer = Committer(counting)
+    committer = Committer(counting, open_probe_job)
     outcomes = [insert(f"k{i}") for i in range(9)] + [insert("taken")]
     results = await asyncio.gather(
         *(committer.commit([o], run_id=new_id(), job_id=None) for o in outcomes),
@@ -98,7 +99,7 @@ async def test_a_faulty_outcome_fails_alone(counting: CountingDatabase) -> None:
 
 
 async def test_a_cancelled_probe_still_waits_for_its_outcome(counting: Database) -> None:
-    committer = Committer(counting)
+    committer = Committer(counting, open_probe_job)
     probe = asyncio.ensure_future(committer.commit([insert("x")], run_id=new_id(), job_id=1))
     await asyncio.sleep(0)  # queued
     probe.cancel()

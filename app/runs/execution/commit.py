@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.db import Database, Done, Statement
-from app.queue import state as queue_state
 
 # Outcomes per transaction at most: a batch's statements and rows stay small.
 MAX_BATCH = 64
+
+# The look after the commit, for one run and the jobs of the batch that are its own: a
+# statement that returns a row while the run has work left other than theirs.
+Look = Callable[[str, Sequence[int]], Statement]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +54,11 @@ class _Outcome:
 
 
 class Committer:
-    """The outcomes of one process's probes, committed together (see the module)."""
+    """The outcomes of one process's jobs of one kind, committed together (see the module)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, look: Look) -> None:
         self.db = db
+        self.look = look
         self._waiting: list[_Outcome] = []
         self._flushing: asyncio.Task[None] | None = None
 
@@ -62,7 +66,7 @@ class Committer:
         self, statements: Sequence[Statement], *, run_id: str, job_id: int | None
     ) -> Committed:
         """Commit `statements` in one transaction (shared with other outcomes), then look
-        whether a probe job of `run_id` other than `job_id` still has an open slot."""
+        whether `run_id` has work left other than `job_id`'s (`look`)."""
         outcome = _Outcome(tuple(statements), run_id, job_id)
         self._waiting.append(outcome)
         if self._flushing is None or self._flushing.done():
@@ -101,7 +105,7 @@ class Committer:
                 jobs.append(outcome.job_id)
         done = await self.db.pipeline(
             [statement for outcome in batch for statement in outcome.statements],
-            [queue_state.open_probe_job(run, other_than=jobs) for run, jobs in runs.items()],
+            [self.look(run, jobs) for run, jobs in runs.items()],
         )
         looks = dict(zip(runs, done[len(done) - len(runs) :], strict=True))
         at = 0
@@ -120,12 +124,14 @@ def _fail(outcome: _Outcome, error: Exception) -> None:
         outcome.future.set_exception(error)
 
 
-_COMMITTERS: weakref.WeakKeyDictionary[Database, Committer] = weakref.WeakKeyDictionary()
+_COMMITTERS: weakref.WeakKeyDictionary[Database, dict[Look, Committer]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def committer_for(db: Database) -> Committer:
-    """The process's committer for `db` (one per database handle, made on first use)."""
-    committer = _COMMITTERS.get(db)
-    if committer is None:
-        committer = _COMMITTERS[db] = Committer(db)
-    return committer
+def committer_for(db: Database, look: Look) -> Committer:
+    """The process's committer for `db` and this kind of outcome, made on first use."""
+    kinds = _COMMITTERS.setdefault(db, {})
+    if look not in kinds:
+        kinds[look] = Committer(db, look)
+    return kinds[look]

@@ -16,6 +16,7 @@ from app.llm import limits, suspension
 from app.llm.providers import adapter_for, target_for
 from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
+from app.queue import state as queue_state
 from app.queue.controls import DispatchSwitch
 from app.runs import budget, ledger, state
 from app.runs.execution import admit, commit, gate, outcome, reuse, slot
@@ -227,10 +228,11 @@ async def _store_success(
     usage = ledger.Usage(reply.input_tokens, reply.output_tokens)
     settling, cost = ledger.settle_statement(started.call, ledger.Outcome.SUCCESS, usage=usage)
     run_id = started.plan.job.run_id
-    committed = await commit.committer_for(db).commit(
+    committed = await commit.committer_for(db, queue_state.open_probe_job).commit(
         [
-            settling,
+            # First: it takes the run's lock, under which the other rows are touched.
             outcome.success_statement(started.plan, reply, attempts=attempts),
+            settling,
             limits.finish_statement(
                 started.lease, used_tokens=reply.input_tokens + reply.output_tokens
             ),
@@ -238,7 +240,7 @@ async def _store_success(
         run_id=run_id,
         job_id=job_id,
     )
-    settled, transcript, _ = committed.done
+    transcript, settled, _ = committed.done
     if settled.rowcount == 1:
         ledger.count_spend(started.call, cost)
     if not committed.others_open:

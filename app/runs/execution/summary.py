@@ -29,6 +29,7 @@ from app.llm.providers.base import ChatRequest, Message, ProviderError, Target
 from app.llm.retry import RetryLater
 from app.queue.controls import DispatchSwitch
 from app.runs import budget, ledger, state
+from app.runs.execution import commit
 from app.transcripts import summaries
 
 # Waiting for summaries in flight to settle before the cap has room (as a probe does).
@@ -192,14 +193,8 @@ async def _open_call(
     else a bound from the request's size), or the standing that leaves no room for it."""
     prices = costs.Prices(summarizer.cost_input_per_million, summarizer.cost_output_per_million)
     fallback = costs.call_cost(tokens, budget.BOUND_OUTPUT_TOKENS, prices)
-    async with db.transaction() as session:
-        quote = await budget.quote(
-            session, summary.run_id, summarizer.model_id, fallback, "SUMMARY"
-        )
-        standing = await budget.standing(session, summary.run_id, quote.cap)
-        verdict = standing.verdict(quote.expected)
-        if verdict is not budget.Verdict.ADMIT:
-            return _NoRoom(verdict, standing)
+
+    async def opened(session: AsyncSession, quote: budget.Quote) -> ledger.Call:
         return await ledger.open_call(
             session,
             run_id=summary.run_id,
@@ -212,6 +207,24 @@ async def _open_call(
             prices=prices,
             transcript_id=summary.transcript_id,
         )
+
+    # A run without a cap has nothing to hold the quote against: the quote and the row are a
+    # statement each, without the transaction's BEGIN and COMMIT round trips.
+    async with db.autocommit() as session:
+        quote = await budget.quote(
+            session, summary.run_id, summarizer.model_id, fallback, "SUMMARY"
+        )
+        if quote.cap is None:
+            return await opened(session, quote)
+    async with db.transaction() as session:
+        quote = await budget.quote(
+            session, summary.run_id, summarizer.model_id, fallback, "SUMMARY"
+        )
+        standing = await budget.standing(session, summary.run_id, quote.cap)
+        verdict = standing.verdict(quote.expected)
+        if verdict is not budget.Verdict.ADMIT:
+            return _NoRoom(verdict, standing)
+        return await opened(session, quote)
 
 
 async def _answer(
@@ -247,23 +260,74 @@ async def _finish(
     lease: limits.Lease | None,
     call: ledger.Call | None,
 ) -> None:
-    """The call's ledger row, the stored decision, a suspension and the lease's end: one
-    transaction."""
+    """The call's ledger row, the stored decision and the lease's end: one transaction,
+    committed with the other summaries ready meanwhile (`commit.Committer`); then, when no
+    transcript of the run waits for its summary any more, the run's SUMMARIZING → COMPLETED.
+    A suspension goes alone (`_finish_suspending`)."""
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if answer.suspend is not None:
+        await _finish_suspending(db, summary, answer, duration_ms, lease, call)
+        return
+    # The run's lock first, so that every row of the outcome is touched under it (a cancel
+    # holds it exclusive before it touches the run's rows: no deadlock with it).
+    statements = [
+        state.lock_shared_statement(summary.run_id),
+        summaries.decision_statement(
+            summary,
+            decision_text=answer.text,
+            duration_ms=duration_ms,
+            failed=answer.text is None,
+        ),
+    ]
+    if lease is not None:
+        statements.append(limits.finish_statement(lease, used_tokens=answer.used_tokens))
+    cost = None
+    if call is not None:
+        settling, cost = ledger.settle_statement(
+            call, _call_outcome(answer), usage=answer.usage, error_code=answer.error_code
+        )
+        statements.append(settling)
+    committed = await commit.committer_for(db, state.pending_summary).commit(
+        statements, run_id=summary.run_id, job_id=None
+    )
+    if call is not None and cost is not None and committed.done[-1].rowcount == 1:
+        ledger.count_spend(call, cost)
+    if not committed.others_open:
+        async with db.transaction() as session:
+            await state.finish_summaries(session, summary.run_id)
+
+
+def _call_outcome(answer: _Text) -> ledger.Outcome:
+    return ledger.Outcome.SUCCESS if answer.text is not None else ledger.Outcome.FAILED
+
+
+async def _finish_suspending(
+    db: Database,
+    summary: summaries.PendingSummary,
+    answer: _Text,
+    duration_ms: int,
+    lease: limits.Lease | None,
+    call: ledger.Call | None,
+) -> None:
+    """`_finish` with the provider's suspension in the same transaction."""
+    assert answer.suspend is not None
     async with db.transaction() as session:
         if call is not None:
-            outcome = ledger.Outcome.SUCCESS if answer.text is not None else ledger.Outcome.FAILED
             await ledger.settle(
-                session, call, outcome, usage=answer.usage, error_code=answer.error_code
+                session,
+                call,
+                _call_outcome(answer),
+                usage=answer.usage,
+                error_code=answer.error_code,
             )
         await store(
             session,
             summary,
             decision_text=answer.text,
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=duration_ms,
             failed=answer.text is None,
         )
-        if answer.suspend is not None:
-            await suspension.suspend(session, *answer.suspend)
+        await suspension.suspend(session, *answer.suspend)
         if lease is not None:
             await limits.finish(session, lease, used_tokens=answer.used_tokens)
 
