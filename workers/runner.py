@@ -46,10 +46,13 @@ async def run_workers(settings: Settings, database_url: str, *, stop: asyncio.Ev
     half = settings.worker_db_connections // 2
     # No ping per checkout: a job that meets a dropped connection fails and is retried
     # (workers/runtime.py, ProviderRetry); the ping would cost a round trip on every transaction.
+    # No overflow: the jobs keep every connection busy, and an overflow connection is closed
+    # when it is handed back, so under load each checkout past the pool's size connected anew
+    # (a server process started, its caches and prepared statements lost; issue 14's profile).
     db = Database(
         database_url,
-        pool_size=half,
-        max_overflow=settings.worker_db_connections - half,
+        pool_size=settings.worker_db_connections,
+        max_overflow=0,
         pre_ping=False,
     )
     app = build_app(database_url, settings, pool_size=max(2, half))
