@@ -30,26 +30,6 @@ class PendingSummary:
     decision: Decision
 
 
-async def pending(db: Database, transcript_id: str) -> PendingSummary | None:
-    """The transcript to summarize, or None when it is gone or already summarized."""
-    async with db.autocommit() as session:  # a read: no BEGIN and ROLLBACK round trips
-        row = (
-            await (await session.connection()).execute(
-                sa.text(
-                    """
-                    SELECT id, run_id, content FROM transcripts
-                    WHERE id = :id AND deleted_at IS NULL AND summary_status <> 'SUMMARIZED'
-                    """
-                ),
-                {"id": transcript_id},
-            )
-        ).one_or_none()
-    if row is None:
-        return None
-    content = dict(row.content or {})
-    return PendingSummary(row.id, row.run_id, content, parse_transcript(content))
-
-
 def summary_request_text(content: dict[str, Any]) -> str:
     replies = [
         f"{m.get('role', 'user')}: {m.get('content', '')}" for m in content.get("messages") or []
@@ -141,29 +121,43 @@ class Summarizer:
     cost_output_per_million: float = 0.0
 
 
-async def summarizer(db: Database, model_id: str) -> Summarizer:
-    """The configured summarizer model; LookupError when it is not in the catalog."""
+async def to_summarize(
+    db: Database, transcript_id: str, model_id: str
+) -> tuple[PendingSummary, Summarizer | None] | None:
+    """The transcript to summarize (None when it is gone or already summarized) and the
+    summarizer model `model_id` (None when it is not in the catalog), read in one statement."""
     async with db.autocommit() as session:  # a read: no BEGIN and ROLLBACK round trips
         row = (
             await (await session.connection()).execute(
-                sa.text(
-                    """
-                    SELECT p.id, p.name, m.model_id, m.api_config,
-                           m.cost_input_per_million, m.cost_output_per_million
-                    FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
-                    WHERE m.model_id = :model ORDER BY m.status = 'ACTIVE' DESC LIMIT 1
-                    """
-                ),
-                {"model": model_id},
+                _TO_SUMMARIZE, {"id": transcript_id, "model": model_id}
             )
         ).one_or_none()
     if row is None:
-        raise LookupError(f"Summarizer model not found: {model_id}")
-    return Summarizer(
-        row.id,
-        row.name,
+        return None
+    content = dict(row.content or {})
+    summary = PendingSummary(row.id, row.run_id, content, parse_transcript(content))
+    if row.provider_id is None:
+        return summary, None
+    return summary, Summarizer(
+        row.provider_id,
+        row.provider_name,
         row.model_id,
         dict(row.api_config or {}),
         float(row.cost_input_per_million),
         float(row.cost_output_per_million),
     )
+
+
+_TO_SUMMARIZE = sa.text(
+    """
+    SELECT t.id, t.run_id, t.content, s.provider_id, s.provider_name, s.model_id,
+           s.api_config, s.cost_input_per_million, s.cost_output_per_million
+    FROM transcripts t
+    LEFT JOIN LATERAL (
+        SELECT p.id AS provider_id, p.name AS provider_name, m.model_id, m.api_config,
+               m.cost_input_per_million, m.cost_output_per_million
+        FROM llm_models m JOIN llm_providers p ON p.id = m.provider_id
+        WHERE m.model_id = :model ORDER BY m.status = 'ACTIVE' DESC LIMIT 1) s ON true
+    WHERE t.id = :id AND t.deleted_at IS NULL AND t.summary_status <> 'SUMMARIZED'
+    """
+)

@@ -76,15 +76,17 @@ async def summarize(
 ) -> str:
     """Summarize one transcript; returns what happened (for logs and tests). Raises RetryLater."""
     await dispatch.wait_while_paused()
-    summary = await summaries.pending(db, transcript_id)
-    if summary is None:
-        return "skipped"
     started = time.monotonic()
+    found = await summaries.to_summarize(db, transcript_id, settings.summarizer_model)
+    if found is None:
+        return "skipped"
+    summary, summarizer = found
     lease: limits.Lease | None = None
     call: ledger.Call | None = None
     try:
         try:
-            summarizer = await summaries.summarizer(db, settings.summarizer_model)
+            if summarizer is None:
+                raise LookupError(f"Summarizer model not found: {settings.summarizer_model}")
             target = _target(settings, summarizer)
         except (LookupError, ProviderError):
             # No summarizer model configured, or it cannot be called: no call, no ledger row;
