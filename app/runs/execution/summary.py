@@ -283,7 +283,7 @@ async def _finish(
     ]
     if lease is not None:
         statements.append(limits.finish_statement(lease, used_tokens=answer.used_tokens))
-    cost = None
+    cost = 0.0
     if call is not None:
         settling, cost = ledger.settle_statement(
             call, _call_outcome(answer), usage=answer.usage, error_code=answer.error_code
@@ -292,7 +292,7 @@ async def _finish(
     committed = await commit.committer_for(db, state.pending_summary).commit(
         statements, run_id=summary.run_id, job_id=None
     )
-    if call is not None and cost is not None and committed.done[-1].rowcount == 1:
+    if call is not None and committed.done[-1].rowcount == 1:  # the settlement is last
         ledger.count_spend(call, cost)
     if not committed.others_open:
         async with db.transaction() as session:
